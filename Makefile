@@ -1,0 +1,35 @@
+# `make run` and `make test` work on a fresh clone: they create .venv and install first.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(abspath $(VENV))/bin
+# Stage commands call `python`: make it the venv's.
+export PATH := $(BIN):$(PATH)
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: install run test test-fast lint ui report bench-quality bench-speed article clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install  ## reproduce the pipeline on params.yaml and print the results table
+	$(BIN)/dvc repro
+	$(BIN)/python -m ae_anomaly.results metrics/scores.json
+
+test: install  ## the whole suite: unit tests, then the real dvc pipeline on tiny params
+	$(BIN)/pytest
+
+test-fast: install  ## unit tests only
+	$(BIN)/pytest -m "not integration and not browser"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:  ## remove pipeline outputs (not the MLflow store)
+	rm -rf data models plots reports dvc_plots

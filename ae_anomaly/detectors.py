@@ -1,0 +1,280 @@
+"""Detectors with one interface and one score convention.
+
+Every detector here follows scikit-learn's estimator rules (``__init__`` only stores,
+``fit`` returns ``self``, fitted state ends in ``_``) so they can be cloned, put in a
+``Pipeline`` and checked with sklearn's tools. On top of that they share one convention
+the raw sklearn models do not: ``score_samples`` is **higher for more anomalous** rows and
+``predict`` returns ``1`` for an anomaly and ``0`` for a normal curve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, Self
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.ensemble import IsolationForest, RandomForestClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.svm import OneClassSVM
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ae_anomaly.features import (
+    ErrorKind,
+    ResidualKind,
+    reconstruction_errors,
+    row_histograms,
+    transform_residuals,
+)
+from ae_anomaly.params import BaselinesParams, HistogramForestParams, RandomForestParams
+
+
+def _anomaly_share(y: np.ndarray | None, given: float | None, name: str) -> float:
+    """The article sets nu/contamination to the pool's anomaly share; ``None`` means that."""
+    if given is not None:
+        return given
+    if y is None:
+        raise ValueError(f"{name}=None derives it from the labels' anomaly share; pass y to fit")
+    share = float(np.mean(np.asarray(y) == 1))
+    if not 0 < share <= 0.5:
+        raise ValueError(f"{name} derived from labels is {share:.3f}, outside (0, 0.5]")
+    return share
+
+
+class OneClassSVMDetector(BaseEstimator):
+    """One-Class SVM fitted on unlabelled curves; score = minus sklearn's decision function."""
+
+    def __init__(self, nu: float | None = None, kernel: str = "rbf", gamma: str | float = "scale"):
+        self.nu = nu
+        self.kernel = kernel
+        self.gamma = gamma
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> Self:
+        X = validate_data(self, X)
+        self.nu_ = _anomaly_share(y, self.nu, "nu")
+        self.model_ = OneClassSVM(nu=self.nu_, kernel=self.kernel, gamma=self.gamma).fit(X)
+        return self
+
+    def score_samples(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self)
+        return -self.model_.decision_function(validate_data(self, X, reset=False))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return (self.score_samples(X) > 0).astype(np.int64)
+
+
+class IsolationForestDetector(BaseEstimator):
+    """Isolation Forest; score = minus sklearn's decision function, so 0 is its own threshold."""
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        contamination: float | None = None,
+        max_features: int | float = 1.0,
+        n_jobs: int | None = None,
+        random_state: int | None = None,
+    ):
+        self.n_estimators = n_estimators
+        self.contamination = contamination
+        self.max_features = max_features
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> Self:
+        X = validate_data(self, X)
+        self.contamination_ = _anomaly_share(y, self.contamination, "contamination")
+        self.model_ = IsolationForest(
+            n_estimators=self.n_estimators,
+            contamination=self.contamination_,
+            max_features=min(self.max_features, X.shape[1])
+            if isinstance(self.max_features, int)
+            else self.max_features,
+            n_jobs=self.n_jobs,
+            random_state=self.random_state,
+        ).fit(X)
+        return self
+
+    def score_samples(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self)
+        return -self.model_.decision_function(validate_data(self, X, reset=False))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return (self.score_samples(X) > 0).astype(np.int64)
+
+
+class ForestDetector(BaseEstimator):
+    """Supervised Random Forest; score = predicted probability of the anomaly class."""
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        max_features: int | float | str = "sqrt",
+        n_jobs: int | None = None,
+        random_state: int | None = None,
+    ):
+        self.n_estimators = n_estimators
+        self.max_features = max_features
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> Self:
+        X = validate_data(self, X)
+        max_features: Any = self.max_features
+        if isinstance(max_features, int):
+            max_features = min(max_features, X.shape[1])
+        self.model_ = RandomForestClassifier(
+            n_estimators=self.n_estimators,
+            max_features=max_features,
+            n_jobs=self.n_jobs,
+            random_state=self.random_state,
+        ).fit(X, np.asarray(y).astype(np.int64))
+        self.classes_ = self.model_.classes_
+        return self
+
+    def score_samples(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self)
+        proba = self.model_.predict_proba(validate_data(self, X, reset=False))
+        anomaly_column = np.flatnonzero(self.classes_ == 1)
+        return proba[:, anomaly_column[0]] if anomaly_column.size else np.zeros(len(proba))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self)
+        return self.model_.predict(validate_data(self, X, reset=False)).astype(np.int64)
+
+
+class ResidualHistogram(TransformerMixin, BaseEstimator):
+    """Per-row histogram of (optionally folded) residuals: the article's histogram features.
+
+    With ``value_range=None`` the range is learned in ``fit`` from the training residuals
+    (the ``range_quantile`` quantile of their magnitude), which is how the article chose its
+    (-0.3, 0.3) by eye from the test scores.
+    """
+
+    def __init__(
+        self,
+        bins: int = 10,
+        value_range: tuple[float, float] | None = (-0.3, 0.3),
+        range_quantile: float = 1.0,
+        residual: ResidualKind = "signed",
+    ):
+        self.bins = bins
+        self.value_range = value_range
+        self.range_quantile = range_quantile
+        self.residual = residual
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> Self:
+        X = validate_data(self, X)
+        if self.value_range is not None:
+            self.value_range_ = (float(self.value_range[0]), float(self.value_range[1]))
+        else:
+            values = transform_residuals(X, self.residual)
+            extent = float(np.quantile(np.abs(values), self.range_quantile))
+            extent = extent if extent > 0 else 1.0
+            self.value_range_ = (-extent, extent) if self.residual == "signed" else (0.0, extent)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self)
+        values = transform_residuals(validate_data(self, X, reset=False), self.residual)
+        return row_histograms(values, self.bins, self.value_range_)
+
+
+class ReconstructionThresholdDetector(BaseEstimator):
+    """The plain autoencoder detector: flag a curve whose reconstruction error is too large.
+
+    Fitted on residuals of *normal* curves only (no anomaly labels): the threshold is the
+    ``quantile`` of their errors times ``margin``.
+    """
+
+    def __init__(self, error: ErrorKind = "mse", quantile: float = 0.99, margin: float = 1.0):
+        self.error = error
+        self.quantile = quantile
+        self.margin = margin
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> Self:
+        X = validate_data(self, X)
+        self.threshold_ = float(np.quantile(reconstruction_errors(X, self.error), self.quantile))
+        self.threshold_ *= self.margin
+        return self
+
+    def score_samples(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self)
+        return reconstruction_errors(validate_data(self, X, reset=False), self.error)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return (self.score_samples(X) > self.threshold_).astype(np.int64)
+
+
+class Detector(Protocol):
+    """What the pipeline needs of a fitted detector."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = ...) -> Any: ...
+    def score_samples(self, X: np.ndarray) -> np.ndarray: ...
+    def predict(self, X: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A detector's output on one set: continuous anomaly scores and 0/1 labels."""
+
+    score: np.ndarray
+    label: np.ndarray
+
+
+def _forest(params: RandomForestParams, n_jobs: int, seed: int) -> ForestDetector:
+    return ForestDetector(
+        n_estimators=params.n_estimators,
+        max_features=params.max_features,
+        n_jobs=n_jobs,
+        random_state=seed,
+    )
+
+
+def baseline_detectors(params: BaselinesParams, seed: int) -> dict[str, Detector]:
+    """The article's three detectors on raw curves, configured from the ``baselines`` section."""
+    return {
+        "one_class_svm": OneClassSVMDetector(
+            nu=params.one_class_svm.nu,
+            kernel=params.one_class_svm.kernel,
+            gamma=params.one_class_svm.gamma,
+        ),
+        "isolation_forest": IsolationForestDetector(
+            n_estimators=params.isolation_forest.n_estimators,
+            contamination=params.isolation_forest.contamination,
+            max_features=params.isolation_forest.max_features,
+            n_jobs=params.n_jobs,
+            random_state=seed,
+        ),
+        "random_forest": _forest(params.random_forest, params.n_jobs, seed),
+    }
+
+
+def residual_detectors(params: HistogramForestParams, seed: int) -> dict[str, Detector]:
+    """The article's second-stage forests on difference scores: raw vector and histogram."""
+    histogram = ResidualHistogram(
+        bins=params.bins,
+        value_range=params.range,
+        range_quantile=params.range_quantile,
+        residual=params.residual,
+    )
+    return {
+        "difference_forest": _forest(params.difference_forest, params.n_jobs, seed),
+        "histogram_forest": Pipeline(
+            [
+                ("histogram", histogram),
+                ("forest", _forest(params.histogram_forest, params.n_jobs, seed)),
+            ]
+        ),
+    }
+
+
+def fit_and_predict(
+    detectors: Mapping[str, Detector], x_fit: np.ndarray, y_fit: np.ndarray, x_eval: np.ndarray
+) -> dict[str, Predictions]:
+    """Fit every detector on one set and return its scores and labels on another."""
+    predictions = {}
+    for name, detector in detectors.items():
+        detector.fit(x_fit, y_fit)
+        predictions[name] = Predictions(detector.score_samples(x_eval), detector.predict(x_eval))
+    return predictions

@@ -1,0 +1,99 @@
+"""Byte-reproducible storage of arrays and JSON.
+
+``np.savez`` stamps the current time into its zip entries, so two identical runs would give
+different md5s in ``dvc.lock``; :func:`save_arrays` writes the same ``.npz`` layout with a
+fixed timestamp instead, and ``np.load`` reads it as usual.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ae_anomaly.data import Dataset
+from ae_anomaly.detectors import Predictions
+
+_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def save_arrays(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write ``arrays`` as an ``.npz`` whose bytes depend only on the arrays."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name in sorted(arrays):
+            buffer = io.BytesIO()
+            np.lib.format.write_array(
+                buffer, np.ascontiguousarray(arrays[name]), allow_pickle=False
+            )
+            archive.writestr(
+                zipfile.ZipInfo(f"{name}.npy", date_time=_FIXED_ZIP_TIME), buffer.getvalue()
+            )
+
+
+def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """Read every array of an ``.npz`` into memory (no pickles)."""
+    with np.load(Path(path), allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+def save_dataset(path: str | Path, dataset: Dataset) -> None:
+    save_arrays(path, {"x": dataset.x, "y": dataset.y})
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    arrays = load_arrays(path)
+    missing = {"x", "y"} - arrays.keys()
+    if missing:
+        raise ValueError(f"{path}: not a dataset file, missing arrays {sorted(missing)}")
+    return Dataset(arrays["x"], arrays["y"])
+
+
+def save_json(path: str | Path, payload: Any) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+
+
+def load_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def save_predictions(path: str | Path, predictions: Mapping[str, Predictions]) -> None:
+    """One file for several models: arrays ``<model>.score`` and ``<model>.label``."""
+    arrays: dict[str, np.ndarray] = {}
+    for model, prediction in predictions.items():
+        arrays[f"{model}.score"] = np.asarray(prediction.score, dtype=np.float64)
+        arrays[f"{model}.label"] = np.asarray(prediction.label, dtype=np.int64)
+    save_arrays(path, arrays)
+
+
+def load_predictions(path: str | Path) -> dict[str, Predictions]:
+    arrays = load_arrays(path)
+    models = sorted({name.rsplit(".", 1)[0] for name in arrays})
+    return {
+        model: Predictions(arrays[f"{model}.score"], arrays[f"{model}.label"]) for model in models
+    }
+
+
+def save_columns(path: str | Path, columns: Mapping[str, Any]) -> None:
+    """A small numeric CSV (header + one row per index), the format DVC plots read."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    values = [np.asarray(column, dtype=np.float64) for column in columns.values()]
+    if len({len(column) for column in values}) > 1:
+        raise ValueError(f"columns of different lengths: {[len(column) for column in values]}")
+    np.savetxt(
+        path,
+        np.column_stack(values),
+        fmt="%.10g",
+        delimiter=",",
+        header=",".join(columns),
+        comments="",
+    )

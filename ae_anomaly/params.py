@@ -1,0 +1,210 @@
+"""The one schema for ``params.yaml``.
+
+Every stage validates the *whole* file before doing any work, so a typo anywhere is caught
+by whichever stage runs first, and nothing is written on bad input. Unknown keys are
+rejected (``extra="forbid"``) because a misspelt key silently falling back to a default is
+the most expensive kind of bug in an experiment pipeline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+UnitFloat = Annotated[float, Field(ge=0, le=1)]
+
+
+class ParamsError(ValueError):
+    """Raised when ``params.yaml`` does not satisfy the schema; the message names dotted keys."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _ordered_pair(value: tuple[float, float], name: str) -> tuple[float, float]:
+    low, high = value
+    if not low < high:
+        raise ValueError(f"{name} must be [low, high] with low < high, got {list(value)}")
+    return value
+
+
+class BaseParams(_Section):
+    seed: Annotated[int, Field(ge=0)]
+
+
+class GenerateParams(_Section):
+    sample_size: Annotated[int, Field(ge=2)]
+    x_range: tuple[float, float]
+    pool_normal: PositiveInt
+    pool_anomalous: PositiveInt
+    validation_normal: PositiveInt
+    validation_anomalous: PositiveInt
+    normal_mu: tuple[float, float]
+    normal_sigma: tuple[PositiveFloat, PositiveFloat]
+    normal_max: PositiveFloat
+    anomaly_mu: tuple[float, float]
+    anomaly_sigma: tuple[PositiveFloat, PositiveFloat]
+    anomaly_max: PositiveFloat
+    noise_std: NonNegativeFloat
+
+    @model_validator(mode="after")
+    def _ranges_are_ordered(self) -> Self:
+        for name in ("x_range", "normal_mu", "normal_sigma", "anomaly_mu", "anomaly_sigma"):
+            _ordered_pair(getattr(self, name), name)
+        return self
+
+
+class SplitParams(_Section):
+    test_size: Annotated[float, Field(gt=0, lt=1)]
+    shuffle: bool
+    stratify: bool
+
+    @model_validator(mode="after")
+    def _stratify_needs_shuffle(self) -> Self:
+        if self.stratify and not self.shuffle:
+            raise ValueError("stratify requires shuffle: true (scikit-learn refuses otherwise)")
+        return self
+
+
+class OneClassSVMParams(_Section):
+    nu: Annotated[float, Field(gt=0, le=1)] | None
+    kernel: Literal["rbf", "linear", "poly", "sigmoid"]
+    gamma: Literal["scale", "auto"] | PositiveFloat
+
+
+class IsolationForestParams(_Section):
+    n_estimators: PositiveInt
+    contamination: Annotated[float, Field(gt=0, le=0.5)] | None
+    max_features: PositiveInt | Annotated[float, Field(gt=0, le=1)]
+
+
+class RandomForestParams(_Section):
+    n_estimators: PositiveInt
+    max_features: PositiveInt | Annotated[float, Field(gt=0, le=1)] | Literal["sqrt", "log2"]
+
+
+class BaselinesParams(_Section):
+    one_class_svm: OneClassSVMParams
+    isolation_forest: IsolationForestParams
+    random_forest: RandomForestParams
+    n_jobs: int
+
+
+class TrainAEParams(_Section):
+    hidden_sizes: list[PositiveInt]
+    latent_dim: PositiveInt
+    activation: Literal["leaky_relu", "relu", "elu", "tanh", "gelu"]
+    negative_slope: NonNegativeFloat
+    output_activation: Literal["same", "identity", "sigmoid"]
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    lr: PositiveFloat
+    weight_decay: NonNegativeFloat
+    lr_schedule: Literal["constant", "cosine"]
+    holdout_fraction: Annotated[float, Field(gt=0, lt=1)]
+    early_stopping_patience: PositiveInt | None
+    boxplot_every_n_epochs: PositiveInt
+    device: Literal["auto", "cpu", "cuda"]
+
+
+class ThresholdParams(_Section):
+    error: Literal["mse", "max_abs"]
+    quantile: UnitFloat
+    margin: PositiveFloat
+
+
+class DifferenceScoresParams(_Section):
+    batch_size: PositiveInt
+    threshold: ThresholdParams
+
+
+class HistogramForestParams(_Section):
+    bins: PositiveInt
+    range: tuple[float, float] | None
+    range_quantile: Annotated[float, Field(gt=0.5, le=1)]
+    residual: Literal["signed", "absolute", "squared"]
+    histogram_forest: RandomForestParams
+    difference_forest: RandomForestParams
+    n_jobs: int
+
+    @model_validator(mode="after")
+    def _range_is_ordered(self) -> Self:
+        if self.range is not None:
+            _ordered_pair(self.range, "range")
+        return self
+
+
+class EvaluateParams(_Section):
+    example_curves: PositiveInt
+    heatmap_rows: PositiveInt
+    mlflow_experiment: Annotated[str, Field(min_length=1)]
+    log_model: bool
+
+
+class Params(_Section):
+    base: BaseParams
+    generate: GenerateParams
+    split: SplitParams
+    baselines: BaselinesParams
+    train_ae: TrainAEParams
+    difference_scores: DifferenceScoresParams
+    histogram_forest: HistogramForestParams
+    evaluate: EvaluateParams
+
+
+def _format_errors(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: {error.error_count()} invalid parameter(s):"]
+    for item in error.errors():
+        dotted = ".".join(str(part) for part in item["loc"]) or "<root>"
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (typo?); allowed keys are listed in ae_anomaly/params.py"
+        else:
+            message = item["msg"]
+        lines.append(f"  {dotted}: {message} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def parse_params(raw: object, source: str = "params.yaml") -> Params:
+    """Validate an already-loaded mapping; raise :class:`ParamsError` naming every bad key."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(
+            f"{source}: expected a mapping at the top level, got {type(raw).__name__}"
+        )
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        raise ParamsError(_format_errors(error, source)) from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate ``params.yaml``."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: file not found") from None
+    except yaml.YAMLError as error:
+        raise ParamsError(f"{path}: not valid YAML: {error}") from None
+    return parse_params(raw, str(path))
+
+
+def flatten(params: BaseModel, prefix: str = "") -> dict[str, object]:
+    """``{"train_ae.epochs": 100, ...}``: the dotted form MLflow and ``dvc exp`` use."""
+    flat: dict[str, object] = {}
+    for name in type(params).model_fields:
+        value = getattr(params, name)
+        key = f"{prefix}{name}"
+        if isinstance(value, BaseModel):
+            flat.update(flatten(value, f"{key}."))
+        else:
+            flat[key] = list(value) if isinstance(value, tuple) else value
+    return flat

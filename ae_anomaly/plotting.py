@@ -1,0 +1,219 @@
+"""Figures for reviewers: per-epoch error boxplots, reconstructions, residual heat maps.
+
+Matplotlib runs on the Agg backend (no display on CI or servers), and PNGs are written
+without a software-version stamp so identical runs give identical bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+
+_PNG_METADATA = {"Software": None}
+
+
+def _save(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, metadata=_PNG_METADATA)
+    return path
+
+
+def epoch_file_name(epoch: int, total_epochs: int) -> str:
+    """``epoch_007.png``: zero-padded so a file browser (and MLflow) sorts by epoch."""
+    return f"epoch_{epoch:0{max(3, len(str(total_epochs)))}d}.png"
+
+
+def epochs_to_plot(epochs_run: int, every_n_epochs: int) -> list[int]:
+    """Every n-th epoch (1-based), always including the last one trained."""
+    epochs = list(range(every_n_epochs, epochs_run + 1, every_n_epochs))
+    if not epochs or epochs[-1] != epochs_run:
+        epochs.append(epochs_run)
+    return epochs
+
+
+def save_error_boxplots(
+    errors_per_epoch: np.ndarray,
+    labels: np.ndarray,
+    epochs: Sequence[int],
+    out_dir: str | Path,
+) -> list[Path]:
+    """The article's per-epoch boxplot of reconstruction error, normal vs anomaly.
+
+    One figure is reused for every epoch (creating 100 figures costs far more than
+    redrawing one), with a shared log-scale y axis so the images animate cleanly.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    positive = errors_per_epoch[errors_per_epoch > 0]
+    limits = (positive.min() * 0.8, positive.max() * 1.25) if positive.size else (1e-6, 1.0)
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    paths = []
+    for epoch in epochs:
+        errors = errors_per_epoch[epoch - 1]
+        ax.clear()
+        ax.boxplot([errors[labels == 0], errors[labels == 1]], tick_labels=["normal", "anomaly"])
+        ax.set_yscale("log")
+        ax.set_ylim(*limits)
+        ax.set_ylabel("reconstruction MSE per curve")
+        ax.set_title(f"test-set reconstruction error, epoch {epoch}/{len(errors_per_epoch)}")
+        fig.tight_layout()
+        paths.append(_save(fig, out_dir / epoch_file_name(epoch, len(errors_per_epoch))))
+    plt.close(fig)
+    return paths
+
+
+def error_distribution_over_epochs(
+    errors_per_epoch: np.ndarray, labels: np.ndarray, path: str | Path
+) -> Path:
+    """Median and interquartile band of the error per class across epochs, in one picture."""
+    epochs = np.arange(1, len(errors_per_epoch) + 1)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, name, color in ((0, "normal", "tab:blue"), (1, "anomaly", "tab:red")):
+        errors = errors_per_epoch[:, labels == label]
+        if errors.shape[1] == 0:
+            continue
+        q25, median, q75 = np.quantile(errors, [0.25, 0.5, 0.75], axis=1)
+        ax.plot(epochs, median, color=color, label=f"{name} median")
+        ax.fill_between(epochs, q25, q75, color=color, alpha=0.25, label=f"{name} IQR")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("reconstruction MSE per curve")
+    ax.set_title("test-set reconstruction error over training")
+    ax.legend()
+    fig.tight_layout()
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def loss_curves(
+    train_loss: Sequence[float], holdout_loss: Sequence[float], path: str | Path
+) -> Path:
+    epochs = np.arange(1, len(train_loss) + 1)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(epochs, train_loss, label="train (normal curves)")
+    ax.plot(epochs, holdout_loss, label="held-out normal curves")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE")
+    ax.legend()
+    fig.tight_layout()
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def example_reconstructions(
+    x: np.ndarray, reconstruction: np.ndarray, y: np.ndarray, count: int, path: str | Path
+) -> Path:
+    """First ``count`` normal and anomalous validation curves with their reconstructions."""
+    grid = np.linspace(0, 1, x.shape[1])
+    fig, axes = plt.subplots(2, count, figsize=(3.2 * count, 5.5), squeeze=False, sharey=True)
+    for row, (label, name) in enumerate(((0, "normal"), (1, "anomaly"))):
+        indices = np.flatnonzero(y == label)[:count]
+        for column in range(count):
+            ax = axes[row, column]
+            if column >= len(indices):
+                ax.axis("off")
+                continue
+            ax.plot(grid, x[indices[column]], label="curve")
+            ax.plot(grid, reconstruction[indices[column]], "--", label="reconstruction")
+            ax.set_title(f"{name} #{indices[column]}")
+    axes[0, 0].legend(loc="upper right", fontsize="small")
+    fig.tight_layout()
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def residual_heatmaps(
+    residuals: np.ndarray, y: np.ndarray, predictions: np.ndarray, max_rows: int, path: str | Path
+) -> Path:
+    """The article's three heat maps of difference scores: missed anomalies, detected
+    anomalies, and correctly passed normal curves (colour clipped to [0, 1] as it does)."""
+    groups = {
+        "missed anomalies": (y == 1) & (predictions == 0),
+        "detected anomalies": (y == 1) & (predictions == 1),
+        "correct normals": (y == 0) & (predictions == 0),
+    }
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.5))
+    norm = Normalize(0, max(float(np.quantile(np.abs(residuals), 0.999)), 1e-6), clip=True)
+    for ax, (title, mask) in zip(axes, groups.items(), strict=True):
+        rows = residuals[mask][:max_rows]
+        if len(rows):
+            image = ax.imshow(rows, aspect="auto", norm=norm, interpolation="nearest")
+        ax.set_title(f"{title} ({int(mask.sum())})")
+        ax.set_xlabel("point")
+    axes[0].set_ylabel("curve")
+    if any(mask.any() for mask in groups.values()):
+        fig.colorbar(image, ax=axes, shrink=0.8, label="x - reconstruction")
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def mean_histograms(
+    histograms: np.ndarray, y: np.ndarray, value_range: tuple[float, float], path: str | Path
+) -> Path:
+    """Average residual histogram of normal vs anomalous curves: the article's extra 'wing'."""
+    bins = histograms.shape[1]
+    edges = np.linspace(*value_range, bins + 1)
+    centres, width = (edges[:-1] + edges[1:]) / 2, (edges[1] - edges[0])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, label, name in ((axes[0], 0, "normal"), (axes[1], 1, "anomaly")):
+        rows = histograms[y == label]
+        if len(rows):
+            ax.bar(centres, rows.mean(axis=0), width=width * 0.9)
+        ax.set_yscale("symlog")
+        ax.set_title(f"mean residual histogram: {name}")
+        ax.set_xlabel("residual bin")
+    axes[0].set_ylabel("points per curve")
+    fig.tight_layout()
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def roc_pr_figure(
+    roc: Mapping[str, Mapping[str, np.ndarray]],
+    pr: Mapping[str, Mapping[str, np.ndarray]],
+    path: str | Path,
+) -> Path:
+    fig, (ax_roc, ax_pr) = plt.subplots(1, 2, figsize=(12, 5))
+    for model, points in roc.items():
+        ax_roc.plot(points["fpr"], points["tpr"], label=model)
+    ax_roc.plot([0, 1], [0, 1], ":", color="grey")
+    ax_roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (validation)")
+    for model, points in pr.items():
+        ax_pr.plot(points["recall"], points["precision"], label=model)
+    ax_pr.set(xlabel="recall", ylabel="precision", title="precision-recall (validation)")
+    ax_roc.legend(fontsize="small")
+    fig.tight_layout()
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def confusion_matrices(confusions: Mapping[str, np.ndarray], path: str | Path) -> Path:
+    fig, axes = plt.subplots(1, len(confusions), figsize=(3 * len(confusions), 3.2), squeeze=False)
+    for ax, (model, matrix) in zip(axes[0], confusions.items(), strict=True):
+        ax.imshow(matrix, cmap="Blues")
+        for (row, column), count in np.ndenumerate(matrix):
+            ax.text(column, row, str(count), ha="center", va="center")
+        ax.set_xticks([0, 1], ["normal", "anomaly"])
+        ax.set_yticks([0, 1], ["normal", "anomaly"])
+        ax.set(title=model, xlabel="predicted", ylabel="actual")
+    fig.tight_layout()
+    path = _save(fig, path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,20 @@
+"""Stage ``baselines``: One-Class SVM, Isolation Forest and a supervised Random Forest."""
+
+from collections.abc import Sequence
+
+from ae_anomaly.cli import load_stage_params, parse_stage_args, run_stage
+from ae_anomaly.detectors import baseline_detectors, fit_and_predict
+from ae_anomaly.io import load_dataset, save_predictions
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_stage_args(__doc__, ["train", "validation", "predictions"], argv)
+    params = load_stage_params(args.params)
+    train, validation = load_dataset(args.train), load_dataset(args.validation)
+    detectors = baseline_detectors(params.baselines, params.base.seed)
+    predictions = fit_and_predict(detectors, train.x, train.y, validation.x)
+    save_predictions(args.predictions, predictions)
+
+
+if __name__ == "__main__":
+    run_stage(main)

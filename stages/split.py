@@ -1,0 +1,19 @@
+"""Stage ``split``: train/test split of the pool, as the article's ``train_test_split``."""
+
+from collections.abc import Sequence
+
+from ae_anomaly.cli import load_stage_params, parse_stage_args, run_stage
+from ae_anomaly.data import train_test_split_dataset
+from ae_anomaly.io import load_dataset, save_dataset
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_stage_args(__doc__, ["pool", "train", "test"], argv)
+    params = load_stage_params(args.params)
+    train, test = train_test_split_dataset(load_dataset(args.pool), params.split, params.base.seed)
+    save_dataset(args.train, train)
+    save_dataset(args.test, test)
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,58 @@
+"""Stage ``train_ae``: fit the autoencoder on normal training curves, with per-epoch histories."""
+
+from collections.abc import Sequence
+
+from ae_anomaly.autoencoder import (
+    Autoencoder,
+    AutoencoderConfig,
+    save_autoencoder,
+    seed_everything,
+    select_device,
+    split_holdout,
+    train_autoencoder,
+)
+from ae_anomaly.cli import load_stage_params, parse_stage_args, run_stage
+from ae_anomaly.data import NORMAL, Dataset
+from ae_anomaly.io import load_dataset, save_arrays, save_columns, save_dataset, save_json
+from ae_anomaly.plotting import epochs_to_plot, save_error_boxplots
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_stage_args(
+        __doc__,
+        ["train", "test", "model", "holdout", "test_errors", "loss", "summary", "boxplots"],
+        argv,
+    )
+    params = load_stage_params(args.params)
+    config, seed = params.train_ae, params.base.seed
+    train, test = load_dataset(args.train), load_dataset(args.test)
+
+    normal = train.x[train.y == NORMAL]
+    fit_rows, holdout_rows = split_holdout(len(normal), config.holdout_fraction, seed)
+    seed_everything(seed)
+    device = select_device(config.device)
+    model = Autoencoder(AutoencoderConfig.from_params(train.x.shape[1], config))
+    history = train_autoencoder(
+        model, normal[fit_rows], normal[holdout_rows], test.x, config, seed, device
+    )
+
+    save_autoencoder(args.model, model)
+    holdout = normal[holdout_rows]
+    save_dataset(args.holdout, Dataset(holdout, train.y[train.y == NORMAL][holdout_rows]))
+    errors = history.monitor_errors_array()
+    save_arrays(args.test_errors, {"errors": errors, "y": test.y})
+    epochs = list(range(1, history.epochs_run + 1))
+    save_columns(
+        args.loss,
+        {"epoch": epochs, "train_loss": history.train_loss, "holdout_loss": history.holdout_loss},
+    )
+    save_json(
+        args.summary,
+        history.summary(device=str(device), n_train=len(fit_rows), n_holdout=len(holdout_rows)),
+    )
+    plotted = epochs_to_plot(history.epochs_run, config.boxplot_every_n_epochs)
+    save_error_boxplots(errors, test.y, plotted, args.boxplots)
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+
+from ae_anomaly.features import (
+    difference_scores,
+    reconstruction_errors,
+    row_histograms,
+    transform_residuals,
+)
+
+
+@pytest.mark.parametrize(
+    ("bins", "value_range"), [(10, (-0.3, 0.3)), (7, (0.0, 1.0)), (1, (-1.0, 2.0))]
+)
+def test_row_histograms_equal_numpy_row_by_row(bins, value_range):
+    rng = np.random.default_rng(0)
+    values = rng.normal(0, 0.2, size=(50, 256))
+    edges = np.linspace(*value_range, bins + 1)
+    values[0, : bins + 1] = edges  # exact edges, including the inclusive right edge
+    values[1, :3] = [value_range[0] - 1, value_range[1] + 1, np.nextafter(value_range[1], 9)]
+    expected = np.stack([np.histogram(row, bins=bins, range=value_range)[0] for row in values])
+    np.testing.assert_array_equal(row_histograms(values, bins, value_range), expected)
+
+
+def test_row_histograms_validate_input():
+    with pytest.raises(ValueError, match="2-D"):
+        row_histograms(np.zeros(5), 3, (0, 1))
+    with pytest.raises(ValueError, match="low < high"):
+        row_histograms(np.zeros((2, 5)), 3, (1, 1))
+
+
+def test_difference_scores_is_x_minus_reconstruction():
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(difference_scores(x, x * 0.5), x * 0.5)
+    with pytest.raises(ValueError, match="shape"):
+        difference_scores(x, x[:1])
+
+
+def test_reconstruction_errors():
+    residuals = np.array([[0.0, 0.2, -0.4], [0.1, 0.1, 0.1]])
+    np.testing.assert_allclose(reconstruction_errors(residuals, "mse"), [0.2 / 3, 0.01])
+    np.testing.assert_allclose(reconstruction_errors(residuals, "max_abs"), [0.4, 0.1])
+
+
+def test_transform_residuals():
+    residuals = np.array([[-0.5, 0.25]])
+    np.testing.assert_array_equal(transform_residuals(residuals, "signed"), residuals)
+    np.testing.assert_array_equal(transform_residuals(residuals, "absolute"), [[0.5, 0.25]])
+    np.testing.assert_array_equal(transform_residuals(residuals, "squared"), [[0.25, 0.0625]])

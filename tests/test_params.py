@@ -1,0 +1,94 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ae_anomaly.params import ParamsError, flatten, load_params, parse_params
+from tests.conftest import REPO_ROOT
+
+
+def _raw() -> dict:
+    return yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+
+
+def test_repository_params_validate(default_params):
+    assert default_params.base.seed == 42
+    assert default_params.generate.sample_size == 256
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "dotted"),
+    [
+        ("train_ae", "epoch", 3, "train_ae.epoch"),  # typo: unknown key
+        ("train_ae", "epochs", 0, "train_ae.epochs"),
+        ("train_ae", "epochs", "many", "train_ae.epochs"),
+        ("generate", "pool_normal", -5, "generate.pool_normal"),
+        ("histogram_forest", "bins", 0, "histogram_forest.bins"),
+        ("split", "test_size", 1.5, "split.test_size"),
+    ],
+)
+def test_bad_values_name_the_dotted_key(section, key, value, dotted):
+    raw = _raw()
+    raw[section][key] = value
+    with pytest.raises(ParamsError, match=dotted.replace(".", r"\.")):
+        parse_params(raw)
+
+
+@pytest.mark.parametrize("contamination", [0.0, 0.6, -0.1])
+def test_contamination_outside_half_open_interval_is_rejected(contamination):
+    raw = _raw()
+    raw["baselines"]["isolation_forest"]["contamination"] = contamination
+    with pytest.raises(ParamsError, match=r"baselines\.isolation_forest\.contamination"):
+        parse_params(raw)
+
+
+def test_contamination_of_one_half_is_accepted():
+    raw = _raw()
+    raw["baselines"]["isolation_forest"]["contamination"] = 0.5
+    assert parse_params(raw).baselines.isolation_forest.contamination == 0.5
+
+
+def test_unknown_top_level_section_is_rejected():
+    raw = _raw()
+    raw["trian_ae"] = {"epochs": 1}
+    with pytest.raises(ParamsError, match="trian_ae: unknown key"):
+        parse_params(raw)
+
+
+def test_missing_key_is_reported():
+    raw = _raw()
+    del raw["train_ae"]["lr"]
+    with pytest.raises(ParamsError, match=r"train_ae\.lr: Field required"):
+        parse_params(raw)
+
+
+def test_unordered_range_is_rejected():
+    raw = _raw()
+    raw["generate"]["normal_sigma"] = [0.5, 0.05]
+    with pytest.raises(ParamsError, match="normal_sigma"):
+        parse_params(raw)
+
+
+def test_every_error_is_listed_at_once():
+    raw = _raw()
+    raw["train_ae"]["epochs"] = 0
+    raw["histogram_forest"]["bins"] = 0
+    with pytest.raises(ParamsError) as error:
+        parse_params(raw)
+    assert "train_ae.epochs" in str(error.value) and "histogram_forest.bins" in str(error.value)
+
+
+def test_missing_and_malformed_files(tmp_path: Path):
+    with pytest.raises(ParamsError, match="not found"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("base: [unclosed")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(bad)
+
+
+def test_flatten_gives_dotted_keys(default_params):
+    flat = flatten(default_params)
+    assert flat["train_ae.epochs"] == default_params.train_ae.epochs
+    assert flat["baselines.isolation_forest.n_estimators"] == 100
+    assert flat["generate.x_range"] == [0.0, 1.0]
