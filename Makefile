@@ -31,5 +31,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+PORT ?= 5000
+ui: install  ## MLflow UI on this repository's store (or MLFLOW_TRACKING_URI), loopback only
+	@echo "MLflow UI at http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"
+	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" \
+		--default-artifact-root "$(CURDIR)/mlartifacts" --host 127.0.0.1 --port $(PORT)
+
 clean:  ## remove pipeline outputs (not the MLflow store)
 	rm -rf data models plots reports dvc_plots

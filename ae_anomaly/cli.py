@@ -29,7 +29,9 @@ def parse_stage_args(
 
 
 def configure_logging() -> None:
+    """INFO to stderr; ``force`` because importing MLflow's dependencies installs a root handler."""
     logging.basicConfig(
+        force=True,
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",

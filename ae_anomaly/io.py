@@ -97,3 +97,9 @@ def save_columns(path: str | Path, columns: Mapping[str, Any]) -> None:
         header=",".join(columns),
         comments="",
     )
+
+
+def load_columns(path: str | Path) -> dict[str, np.ndarray]:
+    """Read a CSV written by :func:`save_columns` back into named columns."""
+    table = np.genfromtxt(Path(path), delimiter=",", names=True, ndmin=1)
+    return {name: np.asarray(table[name]) for name in table.dtype.names or ()}

@@ -1,19 +1,26 @@
-"""Stage ``evaluate``: every model's report on the validation set, plot data and figures."""
+"""Stage ``evaluate``: every model's report on the validation set, figures, and the MLflow run."""
 
 import logging
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
+from ae_anomaly.autoencoder import load_autoencoder
 from ae_anomaly.cli import load_stage_params, parse_stage_args, run_stage
 from ae_anomaly.evaluation import results_table
-from ae_anomaly.io import load_arrays, load_dataset, load_predictions
+from ae_anomaly.io import load_arrays, load_columns, load_dataset, load_json, load_predictions
+from ae_anomaly.params import flatten
 from ae_anomaly.reporting import (
     evaluate_models,
     render_figures,
+    render_training_figures,
+    reports_markdown,
     scores_payload,
     write_plot_tables,
     write_reports,
     write_scores,
 )
+from ae_anomaly.tracking import PipelineRecord, log_pipeline_run, repository_root, run_tags
 
 logger = logging.getLogger(__name__)
 
@@ -22,21 +29,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_stage_args(
         __doc__,
         [
-            "validation",
-            "validation_scores",
-            "histograms",
-            "baseline_predictions",
-            "threshold_predictions",
-            "forest_predictions",
-            "scores",
-            "reports",
-            "roc",
-            "pr",
-            "confusion",
-            "figures",
+            "validation", "validation_scores", "histograms",
+            "baseline_predictions", "threshold_predictions", "forest_predictions",
+            "model", "loss", "test_errors", "train_summary", "boxplots", "lock_file",
+            "scores", "reports", "roc", "pr", "confusion", "figures",
         ],
         argv,
-    )
+    )  # fmt: skip
     params = load_stage_params(args.params)
     validation = load_dataset(args.validation)
     predictions = {
@@ -49,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     write_scores(args.scores, evaluations)
     write_reports(args.reports, evaluations)
     write_plot_tables(validation.y, predictions, args.roc, args.pr, args.confusion)
-    render_figures(
+    figures = render_figures(
         args.figures,
         validation.x,
         validation.y,
@@ -60,7 +59,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         params.evaluate.example_curves,
         params.evaluate.heatmap_rows,
     )
+    loss, test_errors = load_columns(args.loss), load_arrays(args.test_errors)
+    figures += render_training_figures(args.figures, loss, test_errors["errors"], test_errors["y"])
     logger.info("validation results:\n%s", results_table(scores_payload(evaluations)))
+
+    record = PipelineRecord(
+        params=flatten(params),
+        scores=scores_payload(evaluations),
+        train_loss=loss["train_loss"],
+        holdout_loss=loss["holdout_loss"],
+        train_summary=load_json(args.train_summary),
+        boxplot_dir=Path(args.boxplots),
+        figure_paths=figures,
+        artifact_files=[Path(args.scores), Path(args.train_summary)],
+        reports_markdown=reports_markdown(evaluations),
+        model=load_autoencoder(args.model) if params.evaluate.log_model else None,
+        input_example=validation.x[: params.evaluate.example_curves],
+        tags=run_tags(Path.cwd(), Path(args.lock_file)),
+        run_name=os.environ.get("DVC_EXP_NAME"),
+    )
+    log_pipeline_run(record, params.evaluate.mlflow_experiment, repository_root())
 
 
 if __name__ == "__main__":

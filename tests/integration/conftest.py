@@ -35,7 +35,9 @@ TINY_OVERRIDES: dict[str, dict[str, Any]] = {
 
 def pipeline_env(**extra: str) -> dict[str, str]:
     """The test's interpreter first on PATH (stage commands call ``python``), telemetry off."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DVC_", "MLFLOW_"))}
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("DVC_", "MLFLOW_"))
+    }
     env.update(
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         MLFLOW_DISABLE_TELEMETRY="true",

@@ -15,14 +15,24 @@ from tests.integration.conftest import dvc, make_repo, stages_run, update_params
 pytestmark = pytest.mark.integration
 
 ALL_STAGES = [
-    "generate", "split", "baselines", "train_ae", "difference_scores", "histogram_forest", "evaluate",
+    "generate",
+    "split",
+    "baselines",
+    "train_ae",
+    "difference_scores",
+    "histogram_forest",
+    "evaluate",
 ]
 
 
 def _lock_outs(repo: Path) -> dict[str, str]:
     """Every output path recorded in dvc.lock with its md5."""
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
+    return {
+        out["path"]: out["md5"]
+        for stage in lock["stages"].values()
+        for out in stage.get("outs", [])
+    }
 
 
 def test_full_repro_writes_scores_for_every_model(reproduced_repo: Path):
@@ -34,11 +44,16 @@ def test_full_repro_writes_scores_for_every_model(reproduced_repo: Path):
     report = (reproduced_repo / "reports/classification_reports.md").read_text()
     assert "## histogram_forest" in report and "precision" in report
     assert sorted(p.name for p in (reproduced_repo / "plots/boxplots").iterdir()) == [
-        "epoch_001.png", "epoch_002.png",
+        "epoch_001.png",
+        "epoch_002.png",
     ]
     figures = {p.name for p in (reproduced_repo / "plots/figures").iterdir()}
     assert {"reconstructions.png", "difference_heatmaps.png", "residual_histograms.png"} <= figures
-    assert (reproduced_repo / "plots/ae_loss.csv").read_text().startswith("epoch,train_loss,holdout_loss")
+    assert (
+        (reproduced_repo / "plots/ae_loss.csv")
+        .read_text()
+        .startswith("epoch,train_loss,holdout_loss")
+    )
 
 
 def test_nothing_reruns_when_nothing_changed(reproduced_repo: Path, repo_copy):
@@ -58,7 +73,10 @@ def test_training_change_reruns_the_autoencoder_chain_only(repo_copy):
     repo = repo_copy()
     update_params(repo, {"train_ae": {"lr": 0.002}})
     assert stages_run(dvc(repo, "repro")) == [
-        "train_ae", "difference_scores", "histogram_forest", "evaluate",
+        "train_ae",
+        "difference_scores",
+        "histogram_forest",
+        "evaluate",
     ]
 
 

@@ -1,0 +1,247 @@
+"""MLflow, in one place: each pipeline execution becomes one complete, reviewable run.
+
+DVC's outputs are the source of truth; this module only mirrors them. It is called once,
+at the end of the ``evaluate`` stage, from the *tracked outputs* of every upstream stage, so
+a run is complete even when DVC took most stages from its cache (e.g. after changing only
+``histogram_forest.bins`` the run still carries the autoencoder's loss curves and boxplots).
+
+Where runs go: ``MLFLOW_TRACKING_URI`` when set (a team server), otherwise an embedded SQLite
+store ``mlflow.db`` with artifacts in ``mlartifacts/`` at the root of the *main* repository,
+which is ``DVC_ROOT`` when DVC runs a queued experiment in a temporary copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Telemetry off before mlflow is imported: nothing leaves the machine.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+import mlflow
+import mlflow.pytorch
+from mlflow.entities import Metric
+from mlflow.models import infer_signature
+
+logger = logging.getLogger(__name__)
+
+STORE_FILE = "mlflow.db"
+ARTIFACT_DIR = "mlartifacts"
+_CONNECT_TIMEOUT_S = 5
+_METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
+
+
+class TrackingUnavailableError(RuntimeError):
+    """The tracking store cannot be reached; the message says which URI and how to fix it."""
+
+
+def repository_root(start: Path | None = None) -> Path:
+    """The main repository: ``DVC_ROOT`` inside a queued experiment, else git's top level."""
+    if os.environ.get("DVC_ROOT"):
+        return Path(os.environ["DVC_ROOT"]).resolve()
+    start = start or Path.cwd()
+    result = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True
+    )
+    return Path(result.stdout.strip()).resolve() if result.returncode == 0 else start.resolve()
+
+
+def tracking_uri(root: Path) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else the embedded SQLite store at ``root``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / STORE_FILE}"
+
+
+def _is_local_sqlite(uri: str) -> bool:
+    return uri.startswith("sqlite:///")
+
+
+def check_reachable(uri: str) -> None:
+    """Fail within seconds, naming the URI, instead of letting MLflow retry for minutes."""
+    if _is_local_sqlite(uri):
+        folder = Path(uri.removeprefix("sqlite:///")).parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise TrackingUnavailableError(
+                f"MLflow store {uri} cannot be created: {folder} is not a writable folder. "
+                "Fix the path in MLFLOW_TRACKING_URI or unset it to use ./mlflow.db."
+            )
+        return
+    if uri.startswith(("http://", "https://")):
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(_CONNECT_TIMEOUT_S))
+        try:
+            with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=_CONNECT_TIMEOUT_S):
+                return
+        except (urllib.error.URLError, OSError) as error:
+            raise TrackingUnavailableError(
+                f"MLflow tracking server {uri} is not reachable ({error}). Start it "
+                f"(`mlflow server ...`), fix MLFLOW_TRACKING_URI, or unset it to log to "
+                f"the local {STORE_FILE}."
+            ) from None
+
+
+@contextlib.contextmanager
+def store_lock(root: Path, uri: str) -> Iterator[None]:
+    """Serialise writers of one SQLite store across processes (parallel ``dvc queue`` workers).
+
+    SQLite allows one writer at a time and MLflow's first-use schema migration is not safe
+    to run twice concurrently; a file lock beside the store avoids "database is locked".
+    """
+    if not _is_local_sqlite(uri):
+        yield
+        return
+    lock_path = Path(uri.removeprefix("sqlite:///")).with_suffix(".db.lock")
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _git(root: Path, *args: str) -> str | None:
+    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def run_tags(workdir: Path, lock_file: Path | None) -> dict[str, str]:
+    """Provenance: git commit and dirtiness, DVC experiment name/baseline, dvc.lock digest."""
+    tags: dict[str, str] = {}
+    commit = _git(workdir, "rev-parse", "HEAD")
+    if commit:
+        tags["git.commit"] = commit
+        tags["mlflow.source.git.commit"] = commit
+        status = _git(workdir, "status", "--porcelain", "--untracked-files=no")
+        tags["git.dirty"] = str(bool(status)).lower()
+    for variable, tag in (
+        ("DVC_EXP_NAME", "dvc.exp_name"),
+        ("DVC_EXP_BASELINE_REV", "dvc.baseline_rev"),
+    ):
+        if os.environ.get(variable):
+            tags[tag] = os.environ[variable]
+    if lock_file is not None and lock_file.is_file():
+        tags["dvc.lock_sha256"] = hashlib.sha256(lock_file.read_bytes()).hexdigest()
+    return tags
+
+
+@dataclass
+class PipelineRecord:
+    """Everything one run shows, read from the pipeline's tracked outputs."""
+
+    params: dict[str, Any]
+    scores: dict[str, dict[str, float]]
+    train_loss: Sequence[float]
+    holdout_loss: Sequence[float]
+    train_summary: dict[str, Any] = field(default_factory=dict)
+    boxplot_dir: Path | None = None
+    figure_paths: Sequence[Path] = ()
+    artifact_files: Sequence[Path] = ()
+    reports_markdown: str = ""
+    model: Any = None
+    input_example: np.ndarray | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    run_name: str | None = None
+
+
+def _metrics_for(record: PipelineRecord, timestamp_ms: int) -> list[Metric]:
+    metrics = [
+        Metric(f"{model}.{name}", float(value), timestamp_ms, 0)
+        for model, values in record.scores.items()
+        for name, value in values.items()
+    ]
+    for epoch, (train, holdout) in enumerate(
+        zip(record.train_loss, record.holdout_loss, strict=True), 1
+    ):
+        metrics.append(Metric("train_ae.train_loss", float(train), timestamp_ms, epoch))
+        metrics.append(Metric("train_ae.holdout_loss", float(holdout), timestamp_ms, epoch))
+    metrics += [
+        Metric(f"train_ae.{name}", float(value), timestamp_ms, 0)
+        for name, value in record.train_summary.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    ]
+    return metrics
+
+
+def _param_value(value: Any) -> str:
+    return "null" if value is None else str(value)
+
+
+def _log_model(record: PipelineRecord) -> None:
+    import torch
+
+    example = np.ascontiguousarray(record.input_example, dtype=np.float32)
+    with torch.inference_mode():
+        output = record.model.cpu().eval()(torch.from_numpy(example)).numpy()
+    mlflow.pytorch.log_model(
+        record.model.cpu(),
+        name="autoencoder",
+        signature=infer_signature(example, output),
+        input_example=example,
+        # Explicit requirements: MLflow's inference imports the model in a subprocess (slow).
+        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy"],
+    )
+
+
+def log_pipeline_run(record: PipelineRecord, experiment: str, root: Path) -> str:
+    """Create one MLflow run holding ``record``; return its id.
+
+    The run ends FINISHED, or FAILED if anything raises while logging (never RUNNING).
+    """
+    uri = tracking_uri(root)
+    check_reachable(uri)
+    started = time.perf_counter()
+    with store_lock(root, uri):
+        mlflow.set_tracking_uri(uri)
+        if mlflow.get_experiment_by_name(experiment) is None:
+            artifact_location = (root / ARTIFACT_DIR).as_uri() if _is_local_sqlite(uri) else None
+            mlflow.create_experiment(experiment, artifact_location=artifact_location)
+        mlflow.set_experiment(experiment)
+        with mlflow.start_run(run_name=record.run_name, tags=record.tags) as run:
+            client = mlflow.MlflowClient()
+            mlflow.log_params({key: _param_value(value) for key, value in record.params.items()})
+            metrics = _metrics_for(record, int(time.time() * 1000))
+            for start in range(0, len(metrics), _METRICS_PER_BATCH):
+                client.log_batch(
+                    run.info.run_id, metrics=metrics[start : start + _METRICS_PER_BATCH]
+                )
+            if record.boxplot_dir is not None:
+                mlflow.log_artifacts(str(record.boxplot_dir), artifact_path="boxplots")
+            for path in record.figure_paths:
+                mlflow.log_artifact(str(path), artifact_path="figures")
+            for path in record.artifact_files:
+                mlflow.log_artifact(str(path), artifact_path="results")
+            if record.reports_markdown:
+                mlflow.log_text(record.reports_markdown, "results/classification_reports.md")
+            if record.model is not None and record.input_example is not None:
+                _log_model(record)
+            run_id = run.info.run_id
+    logger.info(
+        "MLflow run %s logged to %s in %.1f s (experiment %r)",
+        run_id,
+        uri,
+        time.perf_counter() - started,
+        experiment,
+    )
+    return run_id
+
+
+def flatten_scores(scores: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    """``{"histogram_forest.f1_anomaly": 0.88, ...}``: the metric names a run carries."""
+    return {
+        f"{model}.{name}": value
+        for model, values in scores.items()
+        for name, value in values.items()
+    }

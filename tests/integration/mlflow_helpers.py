@@ -1,0 +1,61 @@
+"""Reading a test repository's MLflow store the way a reviewer would."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import mlflow
+import yaml
+from mlflow import MlflowClient
+from mlflow.entities import Run
+
+EXPERIMENT = "ae-anomaly"
+
+
+def client_for(repo: Path) -> MlflowClient:
+    return MlflowClient(f"sqlite:///{repo}/mlflow.db")
+
+
+def runs_of(repo: Path) -> list[Run]:
+    """Runs oldest first."""
+    client = client_for(repo)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        return []
+    return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+
+
+def assert_run_is_complete(repo: Path, run: Run) -> None:
+    """A run mirrors the repository's current outputs: params, losses, boxplots, F1, model, tags."""
+    client = client_for(repo)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    epochs = params["train_ae"]["epochs"]
+    assert run.info.status == "FINISHED"
+    assert run.data.params["train_ae.epochs"] == str(epochs)
+    assert run.data.params["histogram_forest.bins"] == str(params["histogram_forest"]["bins"])
+    for key in ("train_ae.train_loss", "train_ae.holdout_loss"):
+        history = client.get_metric_history(run.info.run_id, key)
+        assert sorted(metric.step for metric in history) == list(range(1, epochs + 1)), key
+    boxplots = [artifact.path for artifact in client.list_artifacts(run.info.run_id, "boxplots")]
+    assert boxplots == [f"boxplots/epoch_{epoch:03d}.png" for epoch in range(1, epochs + 1)]
+    figures = {artifact.path for artifact in client.list_artifacts(run.info.run_id, "figures")}
+    assert "figures/error_distribution_over_epochs.png" in figures
+    assert "figures/roc_pr.png" in figures and "figures/confusion_matrices.png" in figures
+    results = {artifact.path for artifact in client.list_artifacts(run.info.run_id, "results")}
+    assert "results/classification_reports.md" in results
+    scores = json.loads((repo / "metrics/scores.json").read_text())
+    for model, metrics in scores.items():
+        for name, value in metrics.items():
+            logged = run.data.metrics[f"{model}.{name}"]
+            assert logged == value or (math.isnan(logged) and math.isnan(value)), (model, name)
+    for tag in ("git.commit", "git.dirty", "dvc.lock_sha256"):
+        assert run.data.tags.get(tag), tag
+    mlflow.set_tracking_uri(f"sqlite:///{repo}/mlflow.db")
+    models = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run.info.run_id}'",
+        output_format="list",
+    )
+    assert [model.name for model in models] == ["autoencoder"]

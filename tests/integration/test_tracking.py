@@ -1,0 +1,49 @@
+"""Every pipeline execution becomes one complete MLflow run in the repository's store."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.integration.conftest import dvc, stages_run
+from tests.integration.mlflow_helpers import assert_run_is_complete, runs_of
+
+pytestmark = pytest.mark.integration
+
+
+def test_repro_creates_one_complete_run(reproduced_repo):
+    runs = runs_of(reproduced_repo)
+    assert len(runs) == 1
+    assert_run_is_complete(reproduced_repo, runs[0])
+
+
+def test_experiment_changing_only_histograms_still_logs_a_complete_run(repo_copy):
+    repo = repo_copy()
+    result = dvc(repo, "exp", "run", "-n", "bins-7", "-S", "histogram_forest.bins=7")
+    assert stages_run(result) == ["histogram_forest", "evaluate"]
+    runs = runs_of(repo)
+    assert len(runs) == 2
+    latest = runs[-1]
+    assert_run_is_complete(repo, latest)  # loss curves and boxplots come from the cached train_ae
+    assert latest.data.tags["dvc.exp_name"] == "bins-7"
+    assert latest.data.tags.get("dvc.baseline_rev")
+
+
+def test_unreachable_store_fails_the_stage_quickly_naming_the_uri(repo_copy):
+    repo = repo_copy()
+    bad_uri = f"sqlite:///{repo}/nowhere/x.db"
+    started = time.monotonic()
+    result = dvc(
+        repo,
+        "repro",
+        "--single-item",
+        "--force",
+        "evaluate",
+        check=False,
+        MLFLOW_TRACKING_URI=bad_uri,
+    )
+    assert result.returncode != 0
+    assert bad_uri in result.stdout + result.stderr
+    assert time.monotonic() - started < 120  # one stage's start-up, never a hang on retries
+    assert all(run.info.status != "RUNNING" for run in runs_of(repo))

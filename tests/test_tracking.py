@@ -1,0 +1,139 @@
+"""The MLflow module against a temporary SQLite store (no pipeline needed)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+import torch
+from mlflow import MlflowClient
+
+from ae_anomaly.autoencoder import Autoencoder, AutoencoderConfig
+from ae_anomaly.tracking import (
+    PipelineRecord,
+    TrackingUnavailableError,
+    check_reachable,
+    flatten_scores,
+    log_pipeline_run,
+    repository_root,
+    run_tags,
+    tracking_uri,
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    return tmp_path
+
+
+def _record(tmp_path: Path, **overrides) -> PipelineRecord:
+    boxplots = tmp_path / "boxplots"
+    boxplots.mkdir(exist_ok=True)
+    for epoch in (1, 2, 3):
+        (boxplots / f"epoch_{epoch:03d}.png").write_bytes(b"png")
+    fields = {
+        "params": {"train_ae.epochs": 3, "histogram_forest.range": None},
+        "scores": {"histogram_forest": {"f1_anomaly": 0.9, "roc_auc": 0.99}},
+        "train_loss": [0.3, 0.2, 0.1],
+        "holdout_loss": [0.35, 0.25, 0.15],
+        "train_summary": {"best_epoch": 3, "device": "cpu"},
+        "boxplot_dir": boxplots,
+        "tags": {"dvc.exp_name": "exp-1"},
+    }
+    return PipelineRecord(**(fields | overrides))
+
+
+def test_one_complete_finished_run(store: Path):
+    run_id = log_pipeline_run(_record(store), "unit", store)
+    client = MlflowClient(tracking_uri(store))
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["train_ae.epochs"] == "3"
+    assert run.data.params["histogram_forest.range"] == "null"
+    assert run.data.metrics["histogram_forest.f1_anomaly"] == 0.9
+    assert run.data.metrics["train_ae.best_epoch"] == 3
+    history = client.get_metric_history(run_id, "train_ae.holdout_loss")
+    assert [(m.step, m.value) for m in history] == [(1, 0.35), (2, 0.25), (3, 0.15)]
+    assert run.data.tags["dvc.exp_name"] == "exp-1"
+    boxplots = [a.path for a in client.list_artifacts(run_id, "boxplots")]
+    assert boxplots == [
+        "boxplots/epoch_001.png",
+        "boxplots/epoch_002.png",
+        "boxplots/epoch_003.png",
+    ]
+    assert (store / "mlflow.db").is_file() and (store / "mlartifacts").is_dir()
+
+
+def test_a_failure_while_logging_ends_the_run_failed(store: Path):
+    record = _record(store, figure_paths=[store / "missing.png"])
+    with pytest.raises(Exception, match=r"missing\.png"):
+        log_pipeline_run(record, "unit", store)
+    runs = MlflowClient(tracking_uri(store)).search_runs(
+        [mlflow.get_experiment_by_name("unit").experiment_id]
+    )
+    assert [run.info.status for run in runs] == ["FAILED"]
+
+
+def test_model_is_logged_with_signature_and_example(store: Path, default_params):
+    config = AutoencoderConfig.from_params(16, default_params.train_ae)
+    record = _record(store, model=Autoencoder(config), input_example=np.zeros((2, 16), np.float32))
+    run_id = log_pipeline_run(record, "unit", store)
+    models = mlflow.search_logged_models(
+        experiment_ids=[mlflow.get_experiment_by_name("unit").experiment_id], output_format="list"
+    )
+    assert [model.source_run_id for model in models] == [run_id]
+    loaded = mlflow.pytorch.load_model(models[0].model_uri)
+    info = mlflow.models.get_model_info(models[0].model_uri)
+    assert list(info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 16]
+    assert loaded(torch.zeros(1, 16)).shape == (1, 16)
+
+
+def test_store_follows_dvc_root_and_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    assert repository_root(tmp_path / "elsewhere") == tmp_path.resolve()
+    assert tracking_uri(repository_root()) == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://team-server:5000")
+    assert tracking_uri(tmp_path) == "http://team-server:5000"
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_server_fails_fast_naming_the_uri():
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    started = time.monotonic()
+    with pytest.raises(TrackingUnavailableError, match=uri.replace(".", r"\.")):
+        check_reachable(uri)
+    assert time.monotonic() - started < 10
+
+
+def test_unwritable_sqlite_location_is_reported(tmp_path: Path):
+    with pytest.raises(TrackingUnavailableError, match="not a writable folder"):
+        check_reachable(f"sqlite:///{tmp_path}/no/such/dir/mlflow.db")
+
+
+def test_tags_name_commit_dirtiness_and_lock_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    lock = tmp_path / "dvc.lock"
+    lock.write_text("schema: '2.0'\n")
+    monkeypatch.setenv("DVC_EXP_NAME", "sweep-1")
+    monkeypatch.setenv("DVC_EXP_BASELINE_REV", "abc123")
+    tags = run_tags(Path(__file__).parent, lock)
+    assert len(tags["git.commit"]) == 40 and tags["git.dirty"] in {"true", "false"}
+    assert tags["dvc.exp_name"] == "sweep-1" and tags["dvc.baseline_rev"] == "abc123"
+    assert len(tags["dvc.lock_sha256"]) == 64
+
+
+def test_flatten_scores():
+    assert flatten_scores({"m": {"f1_anomaly": 0.5}}) == {"m.f1_anomaly": 0.5}
