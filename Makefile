@@ -31,6 +31,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+report: install  ## HTML plots (dvc plots show) and a Markdown summary of the current results
+	$(BIN)/dvc plots show --out dvc_plots
+	$(BIN)/python -m ae_anomaly.results metrics/scores.json --markdown reports/summary.md \
+		--train-summary metrics/train_ae.json --figures plots/figures
+
 PORT ?= 5000
 ui: install  ## MLflow UI on this repository's store (or MLFLOW_TRACKING_URI), loopback only
 	@echo "MLflow UI at http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"

@@ -27,10 +27,14 @@ def runs_of(repo: Path) -> list[Run]:
     return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
 
 
-def assert_run_is_complete(repo: Path, run: Run) -> None:
-    """A run mirrors the repository's current outputs: params, losses, boxplots, F1, model, tags."""
+def assert_run_is_complete(
+    repo: Path, run: Run, params: dict | None = None, scores: dict | None = None
+) -> None:
+    """A run mirrors a pipeline state (by default the workspace's): params, losses, boxplots,
+    every model's metrics, reports, the logged model and provenance tags."""
     client = client_for(repo)
-    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params = params or yaml.safe_load((repo / "params.yaml").read_text())
+    scores = scores or json.loads((repo / "metrics/scores.json").read_text())
     epochs = params["train_ae"]["epochs"]
     assert run.info.status == "FINISHED"
     assert run.data.params["train_ae.epochs"] == str(epochs)
@@ -45,7 +49,6 @@ def assert_run_is_complete(repo: Path, run: Run) -> None:
     assert "figures/roc_pr.png" in figures and "figures/confusion_matrices.png" in figures
     results = {artifact.path for artifact in client.list_artifacts(run.info.run_id, "results")}
     assert "results/classification_reports.md" in results
-    scores = json.loads((repo / "metrics/scores.json").read_text())
     for model, metrics in scores.items():
         for name, value in metrics.items():
             logged = run.data.metrics[f"{model}.{name}"]

@@ -1,0 +1,103 @@
+"""``dvc exp`` workflows: a parallel queued sweep, experiment tables, and DVC plots."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.conftest import dvc, run
+from tests.integration.mlflow_helpers import assert_run_is_complete, runs_of
+
+pytestmark = pytest.mark.integration
+
+
+def _wait_for_queue(repo: Path, timeout_s: float = 600) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = dvc(repo, "queue", "status").stdout
+        if not any(state in status for state in (" Queued ", " Running ")):
+            return status
+        time.sleep(3)
+    raise AssertionError(f"queue did not finish in {timeout_s} s:\n{status}")
+
+
+def _experiments(repo: Path) -> dict[str, dict]:
+    """``{name: {"rev": sha, "params": ..., "metrics": ...}}`` from ``dvc exp show --json``."""
+    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
+    experiments = {}
+    for baseline in shown:
+        for experiment in baseline.get("experiments") or []:
+            for revision in experiment["revs"]:
+                data = revision["data"]
+                experiments[revision["name"]] = {
+                    "rev": revision["rev"],
+                    "params": data["params"]["params.yaml"]["data"],
+                    "metrics": {path: m["data"] for path, m in data["metrics"].items()},
+                }
+    return experiments
+
+
+def test_parallel_queued_sweep_gives_experiments_and_complete_mlflow_runs(repo_copy):
+    repo = repo_copy()
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-q", "-m", "baseline results")
+    runs_before = len(runs_of(repo))
+    dvc(repo, "exp", "run", "--queue", "-S", "train_ae.latent_dim=2,8")
+    dvc(repo, "queue", "start", "-j", "2")
+    status = _wait_for_queue(repo)
+    assert status.count("Success") == 2, status
+
+    experiments = _experiments(repo)
+    assert sorted(e["params"]["train_ae"]["latent_dim"] for e in experiments.values()) == [2, 8]
+    for experiment in experiments.values():
+        scores = experiment["metrics"]["metrics/scores.json"]
+        assert set(scores) >= {"histogram_forest", "ae_threshold", "one_class_svm"}
+
+    runs = runs_of(repo)[runs_before:]
+    assert sorted(r.data.tags["dvc.exp_name"] for r in runs) == sorted(experiments)
+    for mlflow_run in runs:
+        experiment = experiments[mlflow_run.data.tags["dvc.exp_name"]]
+        assert mlflow_run.data.params["train_ae.latent_dim"] == str(
+            experiment["params"]["train_ae"]["latent_dim"]
+        )
+        assert_run_is_complete(
+            repo,
+            mlflow_run,
+            params=experiment["params"],
+            scores=experiment["metrics"]["metrics/scores.json"],
+        )
+    assert not list((repo / ".dvc/tmp/exps").glob("**/mlflow.db")), (
+        "runs must land in the main store"
+    )
+
+
+def test_plots_show_writes_html_with_loss_roc_and_pr(reproduced_repo: Path, tmp_path: Path):
+    out = tmp_path / "plots"
+    dvc(reproduced_repo, "plots", "show", "--out", str(out))
+    html = (out / "index.html").read_text()
+    for title in (
+        "Autoencoder loss per epoch",
+        "ROC on the validation set",
+        "Precision-recall on the validation set",
+    ):
+        assert title in html
+    for model in ("histogram_forest", "one_class_svm"):
+        assert f"plots/roc/{model}.csv" in html and f"plots/pr/{model}.csv" in html
+    assert "Confusion matrix histogram_forest" in html
+    assert any(
+        name.startswith("workspace_plots_boxplots_epoch_")
+        for name in (p.name for p in (out / "static").iterdir())
+    )
+
+
+def test_metrics_are_declared_for_dvc(reproduced_repo: Path):
+    shown = json.loads(dvc(reproduced_repo, "metrics", "show", "--json").stdout)
+    metrics = shown[""]["data"]  # DVC keys the workspace as ""
+    assert "histogram_forest" in metrics["metrics/scores.json"]["data"]
+    assert "best_holdout_loss" in metrics["metrics/train_ae.json"]["data"]
+    stages = yaml.safe_load((reproduced_repo / "dvc.yaml").read_text())["stages"]
+    assert "metrics/scores.json" in json.dumps(stages["evaluate"]["metrics"])
