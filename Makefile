@@ -9,6 +9,7 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 
 .PHONY: install run test test-fast lint ui report bench-quality bench-speed article clean
+BENCH_INSTALLED := $(VENV)/.bench-installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,17 @@ report: install  ## HTML plots (dvc plots show) and a Markdown summary of the cu
 	$(BIN)/dvc plots show --out dvc_plots
 	$(BIN)/python -m ae_anomaly.results metrics/scores.json --markdown reports/summary.md \
 		--train-summary metrics/train_ae.json --figures plots/figures
+
+article: install  ## the article's exact settings as a DVC experiment named "article"
+	$(BIN)/dvc exp run --force -n article $$($(BIN)/python -m ae_anomaly.presets presets/article.yaml)
+	$(BIN)/dvc exp show --only-changed --drop '^(data|models|plots)/'
+
+$(BENCH_INSTALLED): pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	touch $@
+
+bench-quality: $(BENCH_INSTALLED)  ## seeds 1..5: article preset vs our defaults vs PyOD (~25 min)
+	$(BIN)/python bench/quality.py --out bench/results
 
 PORT ?= 5000
 ui: install  ## MLflow UI on this repository's store (or MLFLOW_TRACKING_URI), loopback only

@@ -16,6 +16,11 @@ from typing import Any, Protocol, Self
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.ensemble import IsolationForest, RandomForestClassifier
+from sklearn.model_selection import (
+    FixedThresholdClassifier,
+    StratifiedKFold,
+    TunedThresholdClassifierCV,
+)
 from sklearn.pipeline import Pipeline
 from sklearn.svm import OneClassSVM
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -104,17 +109,29 @@ class IsolationForestDetector(BaseEstimator):
 
 
 class ForestDetector(BaseEstimator):
-    """Supervised Random Forest; score = predicted probability of the anomaly class."""
+    """Supervised Random Forest; score = predicted probability of the anomaly class.
+
+    ``predict`` flags rows whose probability reaches ``decision_threshold``: 0.5 is sklearn's
+    plain ``predict`` (and the article's) rule; ``"tuned"`` picks the F1-optimal cut by stratified
+    cross-validation on the *training* rows only (``TunedThresholdClassifierCV``), which
+    matters when anomalies are rare and the forest's votes for unseen positions are low.
+    """
 
     def __init__(
         self,
         n_estimators: int = 100,
         max_features: int | float | str = "sqrt",
+        class_weight: str | None = None,
+        decision_threshold: float | str = 0.5,
+        cv_folds: int = 5,
         n_jobs: int | None = None,
         random_state: int | None = None,
     ):
         self.n_estimators = n_estimators
         self.max_features = max_features
+        self.class_weight = class_weight
+        self.decision_threshold = decision_threshold
+        self.cv_folds = cv_folds
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -123,12 +140,38 @@ class ForestDetector(BaseEstimator):
         max_features: Any = self.max_features
         if isinstance(max_features, int):
             max_features = min(max_features, X.shape[1])
-        self.model_ = RandomForestClassifier(
+        y = np.asarray(y).astype(np.int64)
+        forest = RandomForestClassifier(
             n_estimators=self.n_estimators,
             max_features=max_features,
+            class_weight=self.class_weight,
             n_jobs=self.n_jobs,
             random_state=self.random_state,
-        ).fit(X, np.asarray(y).astype(np.int64))
+        )
+        # Predictions are delegated to scikit-learn's own objects so each mode keeps its exact
+        # semantics (plain predict sends 50/50 vote ties to the normal class).
+        if self.decision_threshold == "tuned":
+            self.predictor_ = TunedThresholdClassifierCV(
+                forest,
+                scoring="f1",
+                cv=StratifiedKFold(self.cv_folds, shuffle=True, random_state=self.random_state),
+                random_state=self.random_state,
+            ).fit(X, y)
+            self.model_, self.threshold_ = (
+                self.predictor_.estimator_,
+                float(self.predictor_.best_threshold_),
+            )
+        elif self.decision_threshold == 0.5:
+            self.predictor_ = self.model_ = forest.fit(X, y)
+            self.threshold_ = 0.5
+        else:
+            self.predictor_ = FixedThresholdClassifier(
+                forest, threshold=self.decision_threshold
+            ).fit(X, y)
+            self.model_, self.threshold_ = (
+                self.predictor_.estimator_,
+                float(self.decision_threshold),
+            )
         self.classes_ = self.model_.classes_
         return self
 
@@ -140,7 +183,22 @@ class ForestDetector(BaseEstimator):
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self)
-        return self.model_.predict(validate_data(self, X, reset=False)).astype(np.int64)
+        return self.predictor_.predict(validate_data(self, X, reset=False)).astype(np.int64)
+
+
+class ResidualTransform(TransformerMixin, BaseEstimator):
+    """Keep, fold (absolute) or square the residuals before a forest sees them."""
+
+    def __init__(self, residual: ResidualKind = "signed"):
+        self.residual = residual
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> Self:
+        validate_data(self, X)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "n_features_in_")
+        return transform_residuals(validate_data(self, X, reset=False), self.residual)
 
 
 class ResidualHistogram(TransformerMixin, BaseEstimator):
@@ -226,6 +284,8 @@ def _forest(params: RandomForestParams, n_jobs: int, seed: int) -> ForestDetecto
     return ForestDetector(
         n_estimators=params.n_estimators,
         max_features=params.max_features,
+        class_weight=params.class_weight,
+        decision_threshold=params.decision_threshold,
         n_jobs=n_jobs,
         random_state=seed,
     )
@@ -251,7 +311,10 @@ def baseline_detectors(params: BaselinesParams, seed: int) -> dict[str, Detector
 
 
 def residual_detectors(params: HistogramForestParams, seed: int) -> dict[str, Detector]:
-    """The article's second-stage forests on difference scores: raw vector and histogram."""
+    """The article's second-stage forests on difference scores: raw vector and histogram.
+
+    Both see the residuals through the same ``residual`` transform (signed in the article).
+    """
     histogram = ResidualHistogram(
         bins=params.bins,
         value_range=params.range,
@@ -259,7 +322,12 @@ def residual_detectors(params: HistogramForestParams, seed: int) -> dict[str, De
         residual=params.residual,
     )
     return {
-        "difference_forest": _forest(params.difference_forest, params.n_jobs, seed),
+        "difference_forest": Pipeline(
+            [
+                ("residual", ResidualTransform(params.residual)),
+                ("forest", _forest(params.difference_forest, params.n_jobs, seed)),
+            ]
+        ),
         "histogram_forest": Pipeline(
             [
                 ("histogram", histogram),

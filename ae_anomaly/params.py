@@ -88,6 +88,8 @@ class IsolationForestParams(_Section):
 class RandomForestParams(_Section):
     n_estimators: PositiveInt
     max_features: PositiveInt | Annotated[float, Field(gt=0, le=1)] | Literal["sqrt", "log2"]
+    class_weight: Literal["balanced", "balanced_subsample"] | None
+    decision_threshold: Annotated[float, Field(gt=0, lt=1)] | Literal["tuned"]
 
 
 class BaselinesParams(_Section):

@@ -27,11 +27,14 @@ def _config(params, width=64):
 
 
 def test_architecture_mirrors_and_takes_width_from_data(default_params):
-    model = Autoencoder(_config(default_params.train_ae, width=256))
+    article = default_params.train_ae.model_copy(
+        update={"hidden_sizes": [128, 64, 16], "latent_dim": 4}
+    )
+    model = Autoencoder(_config(article, width=256))
     widths = [layer.out_features for layer in model.modules() if isinstance(layer, torch.nn.Linear)]
     assert widths == [128, 64, 16, 4, 16, 64, 128, 256]
     assert isinstance(model.decoder[-1], torch.nn.LeakyReLU)  # the article's output activation
-    other = Autoencoder(_config(default_params.train_ae, width=33))
+    other = Autoencoder(_config(article, width=33))
     assert other(torch.zeros(2, 33)).shape == (2, 33)
 
 

@@ -9,6 +9,7 @@ from ae_anomaly.detectors import (
     OneClassSVMDetector,
     ReconstructionThresholdDetector,
     ResidualHistogram,
+    ResidualTransform,
     baseline_detectors,
     fit_and_predict,
     residual_detectors,
@@ -114,3 +115,41 @@ def test_pipeline_factories_follow_params(default_params, blobs):
     )
     predictions = fit_and_predict(forests, x / 40, y, x / 40)
     assert predictions["histogram_forest"].score.shape == (len(x),)
+
+
+def test_tuned_threshold_is_learned_from_training_rows_only(blobs):
+    x, y = blobs
+    fixed = ForestDetector(n_estimators=20, random_state=0).fit(x, y)
+    assert fixed.threshold_ == 0.5
+    tuned = ForestDetector(n_estimators=20, decision_threshold="tuned", random_state=0).fit(x, y)
+    assert 0 < tuned.threshold_ < 1
+    np.testing.assert_array_equal(tuned.predict(x), tuned.predictor_.predict(x))
+    again = ForestDetector(n_estimators=20, decision_threshold="tuned", random_state=0).fit(x, y)
+    assert again.threshold_ == tuned.threshold_
+
+
+def test_class_weight_reaches_the_forest(blobs):
+    x, y = blobs
+    forest = ForestDetector(n_estimators=5, class_weight="balanced", random_state=0).fit(x, y)
+    assert forest.model_.class_weight == "balanced"
+
+
+def test_residual_transform_folds_signs():
+    residuals = np.array([[-0.2, 0.1]])
+    assert ResidualTransform("absolute").fit(residuals).transform(residuals).tolist() == [
+        [0.2, 0.1]
+    ]
+    with pytest.raises(NotFittedError):
+        ResidualTransform().transform(residuals)
+
+
+def test_default_threshold_predicts_exactly_like_sklearn(blobs):
+    from sklearn.ensemble import RandomForestClassifier
+
+    x, y = blobs
+    x = x + np.random.default_rng(1).normal(0, 4, size=x.shape)  # overlapping classes: vote ties
+    ours = ForestDetector(n_estimators=10, random_state=0).fit(x, y)
+    theirs = RandomForestClassifier(n_estimators=10, random_state=0).fit(x, y)
+    np.testing.assert_array_equal(ours.predict(x[:100]), theirs.predict(x[:100]))
+    fixed = ForestDetector(n_estimators=10, decision_threshold=0.3, random_state=0).fit(x, y)
+    np.testing.assert_array_equal(fixed.predict(x), fixed.score_samples(x) >= 0.3)

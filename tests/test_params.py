@@ -92,3 +92,40 @@ def test_flatten_gives_dotted_keys(default_params):
     assert flat["train_ae.epochs"] == default_params.train_ae.epochs
     assert flat["baselines.isolation_forest.n_estimators"] == 100
     assert flat["generate.x_range"] == [0.0, 1.0]
+
+
+def test_article_preset_is_the_article_protocol():
+    """presets/article.yaml must stay the article's settings (NOTES.md), whatever our defaults."""
+    article = load_params(REPO_ROOT / "presets/article.yaml")
+    assert article.train_ae.hidden_sizes == [128, 64, 16] and article.train_ae.latent_dim == 4
+    assert (article.train_ae.epochs, article.train_ae.batch_size, article.train_ae.lr) == (
+        100,
+        32,
+        1e-3,
+    )
+    assert article.train_ae.weight_decay == 1e-5 and article.train_ae.output_activation == "same"
+    assert article.histogram_forest.bins == 10 and article.histogram_forest.range == (-0.3, 0.3)
+    assert article.histogram_forest.histogram_forest.n_estimators == 10
+    assert article.histogram_forest.difference_forest.max_features == 100
+    assert article.baselines.isolation_forest.max_features == 100
+    assert article.split.test_size == 0.2 and not article.split.stratify
+
+
+def test_defaults_keep_the_article_data_protocol(default_params):
+    """Our improvements are fair only if the data, split and validation set are the article's."""
+    article = load_params(REPO_ROOT / "presets/article.yaml")
+    assert default_params.generate == article.generate
+    assert default_params.split == article.split
+    assert default_params.baselines == article.baselines
+
+
+def test_preset_becomes_dvc_overrides():
+    from ae_anomaly.presets import override_arguments
+
+    arguments = override_arguments(REPO_ROOT / "presets/article.yaml")
+    pairs = dict(value.split("=", 1) for value in arguments[1::2])
+    assert set(arguments[::2]) == {"-S"}
+    assert pairs["train_ae.hidden_sizes"] == "[128,64,16]"
+    assert pairs["histogram_forest.range"] == "[-0.3,0.3]"
+    assert pairs["baselines.one_class_svm.nu"] == "null"
+    assert pairs["train_ae.activation"] == '"leaky_relu"'
