@@ -48,6 +48,9 @@ $(BENCH_INSTALLED): pyproject.toml $(VENV)/.installed
 bench-quality: $(BENCH_INSTALLED)  ## seeds 1..5: article preset vs our defaults vs PyOD (~25 min)
 	$(BIN)/python bench/quality.py --out bench/results
 
+bench-speed: install  ## timings and memory of full, no-op and partial reruns, 1x and 10x data
+	$(BIN)/python bench/speed.py --out bench/results
+
 PORT ?= 5000
 ui: install  ## MLflow UI on this repository's store (or MLFLOW_TRACKING_URI), loopback only
 	@echo "MLflow UI at http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"

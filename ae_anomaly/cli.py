@@ -6,9 +6,13 @@ Stage scripts receive every path from ``dvc.yaml`` as an argument; none is hard-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import resource
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 from ae_anomaly.params import Params, ParamsError, load_params
 
@@ -43,13 +47,35 @@ def load_stage_params(path: str) -> Params:
     return load_params(path)
 
 
+@contextlib.contextmanager
+def timed(label: str) -> Iterator[None]:
+    """Log how long a block took as ``<label> took <s> s`` (benchmarks read these lines)."""
+    started = time.perf_counter()
+    yield
+    logger.info("%s took %.2f s", label, time.perf_counter() - started)
+
+
+def peak_memory_mib() -> float:
+    """This process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run_stage(
     main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None
 ) -> None:
-    """Run a stage's ``main`` and turn a parameter error into a one-message exit code 2."""
+    """Run a stage's ``main``: parameter errors exit 2 with one message; on success log the
+    stage's wall time and peak memory, so slow or hungry stages show up in ``dvc repro``."""
     configure_logging()
+    name = Path(sys.argv[0]).stem
+    started = time.perf_counter()
     try:
         main(argv)
     except ParamsError as error:
         logger.error("%s", error)
         sys.exit(2)
+    logger.info(
+        "stage %s done in %.2f s, peak memory %.0f MiB",
+        name,
+        time.perf_counter() - started,
+        peak_memory_mib(),
+    )

@@ -9,6 +9,7 @@ the raw sklearn models do not: ``score_samples`` is **higher for more anomalous*
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, Self
@@ -33,6 +34,8 @@ from ae_anomaly.features import (
     transform_residuals,
 )
 from ae_anomaly.params import BaselinesParams, HistogramForestParams, RandomForestParams
+
+logger = logging.getLogger(__name__)
 
 
 def _anomaly_share(y: np.ndarray | None, given: float | None, name: str) -> float:
@@ -150,18 +153,23 @@ class ForestDetector(BaseEstimator):
         )
         # Predictions are delegated to scikit-learn's own objects so each mode keeps its exact
         # semantics (plain predict sends 50/50 vote ties to the normal class).
-        if self.decision_threshold == "tuned":
+        decision_threshold = self.decision_threshold
+        folds = min(self.cv_folds, int(np.bincount(y).min()) if np.unique(y).size == 2 else 0)
+        if decision_threshold == "tuned" and folds < 2:
+            logger.warning("too few rows of one class to tune the threshold by CV; using 0.5")
+            decision_threshold = 0.5
+        if decision_threshold == "tuned":
             self.predictor_ = TunedThresholdClassifierCV(
                 forest,
                 scoring="f1",
-                cv=StratifiedKFold(self.cv_folds, shuffle=True, random_state=self.random_state),
+                cv=StratifiedKFold(folds, shuffle=True, random_state=self.random_state),
                 random_state=self.random_state,
             ).fit(X, y)
             self.model_, self.threshold_ = (
                 self.predictor_.estimator_,
                 float(self.predictor_.best_threshold_),
             )
-        elif self.decision_threshold == 0.5:
+        elif decision_threshold == 0.5:
             self.predictor_ = self.model_ = forest.fit(X, y)
             self.threshold_ = 0.5
         else:

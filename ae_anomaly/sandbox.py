@@ -47,8 +47,8 @@ def pipeline_env(**extra: str) -> dict[str, str]:
         GIT_AUTHOR_EMAIL="sandbox@localhost",
         GIT_COMMITTER_NAME="sandbox",
         GIT_COMMITTER_EMAIL="sandbox@localhost",
-        PYTHONPATH=str(PROJECT_ROOT),
     )
+    env.pop("PYTHONPATH", None)  # stages import the package from the sandbox they run in
     env.update(extra)
     return env
 

@@ -5,8 +5,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ae_anomaly.autoencoder import load_autoencoder
-from ae_anomaly.cli import load_stage_params, parse_stage_args, run_stage
+from ae_anomaly.cli import load_stage_params, parse_stage_args, run_stage, timed
 from ae_anomaly.evaluation import results_table
 from ae_anomaly.io import load_arrays, load_columns, load_dataset, load_json, load_predictions
 from ae_anomaly.params import flatten
@@ -48,19 +47,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     write_scores(args.scores, evaluations)
     write_reports(args.reports, evaluations)
     write_plot_tables(validation.y, predictions, args.roc, args.pr, args.confusion)
-    figures = render_figures(
-        args.figures,
-        validation.x,
-        validation.y,
-        load_arrays(args.validation_scores)["residual"],
-        load_arrays(args.histograms),
-        predictions,
-        evaluations,
-        params.evaluate.example_curves,
-        params.evaluate.heatmap_rows,
-    )
     loss, test_errors = load_columns(args.loss), load_arrays(args.test_errors)
-    figures += render_training_figures(args.figures, loss, test_errors["errors"], test_errors["y"])
+    with timed("figures: evaluation figures"):
+        figures = render_figures(
+            args.figures,
+            validation.x,
+            validation.y,
+            load_arrays(args.validation_scores)["residual"],
+            load_arrays(args.histograms),
+            predictions,
+            evaluations,
+            params.evaluate.example_curves,
+            params.evaluate.heatmap_rows,
+        )
+        figures += render_training_figures(
+            args.figures, loss, test_errors["errors"], test_errors["y"]
+        )
     logger.info("validation results:\n%s", results_table(scores_payload(evaluations)))
 
     record = PipelineRecord(
@@ -73,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         figure_paths=figures,
         artifact_files=[Path(args.scores), Path(args.train_summary)],
         reports_markdown=reports_markdown(evaluations),
-        model=load_autoencoder(args.model) if params.evaluate.log_model else None,
+        model_path=Path(args.model) if params.evaluate.log_model else None,
         input_example=validation.x[: params.evaluate.example_curves],
         tags=run_tags(Path.cwd(), Path(args.lock_file)),
         run_name=os.environ.get("DVC_EXP_NAME"),

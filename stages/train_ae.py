@@ -11,7 +11,7 @@ from ae_anomaly.autoencoder import (
     split_holdout,
     train_autoencoder,
 )
-from ae_anomaly.cli import load_stage_params, parse_stage_args, run_stage
+from ae_anomaly.cli import load_stage_params, parse_stage_args, run_stage, timed
 from ae_anomaly.data import NORMAL, Dataset
 from ae_anomaly.io import load_dataset, save_arrays, save_columns, save_dataset, save_json
 from ae_anomaly.plotting import epochs_to_plot, save_error_boxplots
@@ -51,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         history.summary(device=str(device), n_train=len(fit_rows), n_holdout=len(holdout_rows)),
     )
     plotted = epochs_to_plot(history.epochs_run, config.boxplot_every_n_epochs)
-    save_error_boxplots(errors, test.y, plotted, args.boxplots)
+    with timed(f"figures: {len(plotted)} boxplots"):
+        save_error_boxplots(errors, test.y, plotted, args.boxplots)
 
 
 if __name__ == "__main__":

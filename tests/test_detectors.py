@@ -153,3 +153,14 @@ def test_default_threshold_predicts_exactly_like_sklearn(blobs):
     np.testing.assert_array_equal(ours.predict(x[:100]), theirs.predict(x[:100]))
     fixed = ForestDetector(n_estimators=10, decision_threshold=0.3, random_state=0).fit(x, y)
     np.testing.assert_array_equal(fixed.predict(x), fixed.score_samples(x) >= 0.3)
+
+
+def test_tuning_adapts_its_folds_to_few_anomalies(blobs, caplog):
+    x, y = blobs
+    three = np.r_[np.arange(200), 200, 201, 202]  # fewer anomalies than folds: 3-fold CV
+    tuned = ForestDetector(n_estimators=10, decision_threshold="tuned", cv_folds=5, random_state=0)
+    assert 0 < tuned.fit(x[three], y[three]).threshold_ < 1
+    one = np.r_[np.arange(200), 200]  # nothing to cross-validate: sklearn's 0.5, with a warning
+    fallback = ForestDetector(n_estimators=10, decision_threshold="tuned", random_state=0)
+    assert fallback.fit(x[one], y[one]).threshold_ == 0.5
+    assert "too few rows" in caplog.text

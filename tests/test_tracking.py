@@ -12,7 +12,7 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
-from ae_anomaly.autoencoder import Autoencoder, AutoencoderConfig
+from ae_anomaly.autoencoder import Autoencoder, AutoencoderConfig, save_autoencoder
 from ae_anomaly.tracking import (
     PipelineRecord,
     TrackingUnavailableError,
@@ -82,7 +82,8 @@ def test_a_failure_while_logging_ends_the_run_failed(store: Path):
 
 def test_model_is_logged_with_signature_and_example(store: Path, default_params):
     config = AutoencoderConfig.from_params(16, default_params.train_ae)
-    record = _record(store, model=Autoencoder(config), input_example=np.zeros((2, 16), np.float32))
+    save_autoencoder(store / "ae.pt", Autoencoder(config))
+    record = _record(store, model_path=store / "ae.pt", input_example=np.zeros((2, 16), np.float32))
     run_id = log_pipeline_run(record, "unit", store)
     models = mlflow.search_logged_models(
         experiment_ids=[mlflow.get_experiment_by_name("unit").experiment_id], output_format="list"
@@ -92,6 +93,19 @@ def test_model_is_logged_with_signature_and_example(store: Path, default_params)
     info = mlflow.models.get_model_info(models[0].model_uri)
     assert list(info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 16]
     assert loaded(torch.zeros(1, 16)).shape == (1, 16)
+
+
+def test_an_unchanged_checkpoint_is_linked_not_logged_again(store: Path, default_params):
+    config = AutoencoderConfig.from_params(16, default_params.train_ae)
+    save_autoencoder(store / "ae.pt", Autoencoder(config))
+    record = _record(store, model_path=store / "ae.pt", input_example=np.zeros((2, 16), np.float32))
+    first = log_pipeline_run(record, "unit", store)
+    second = log_pipeline_run(record, "unit", store)
+    experiment = mlflow.get_experiment_by_name("unit").experiment_id
+    models = mlflow.search_logged_models(experiment_ids=[experiment], output_format="list")
+    assert [model.source_run_id for model in models] == [first]
+    outputs = MlflowClient(tracking_uri(store)).get_run(second).outputs.model_outputs
+    assert [output.model_id for output in outputs] == [models[0].model_id]
 
 
 def test_store_follows_dvc_root_and_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
