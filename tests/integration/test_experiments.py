@@ -3,23 +3,41 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.integration.conftest import dvc, run
+from tests.integration.conftest import dvc, pipeline_env, run
 from tests.integration.mlflow_helpers import assert_run_is_complete, runs_of
 
 pytestmark = pytest.mark.integration
+
+
+def _start_queue(repo: Path, jobs: int) -> None:
+    """``dvc queue start`` detaches workers that inherit its output streams: capturing them
+    would wait for the workers to exit, so its output goes to a log file instead."""
+    with open(repo.parent / "queue-start.log", "w") as log:
+        subprocess.run(
+            [sys.executable, "-m", "dvc", "queue", "start", "-j", str(jobs)],
+            cwd=repo,
+            env=pipeline_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
+            timeout=120,
+        )
 
 
 def _wait_for_queue(repo: Path, timeout_s: float = 600) -> str:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         status = dvc(repo, "queue", "status").stdout
-        if not any(state in status for state in (" Queued ", " Running ")):
+        if not re.search(r"\b(Queued|Running)\b", status):
             return status
         time.sleep(3)
     raise AssertionError(f"queue did not finish in {timeout_s} s:\n{status}")
@@ -47,8 +65,11 @@ def test_parallel_queued_sweep_gives_experiments_and_complete_mlflow_runs(repo_c
     run(repo, "git", "commit", "-q", "-m", "baseline results")
     runs_before = len(runs_of(repo))
     dvc(repo, "exp", "run", "--queue", "-S", "train_ae.latent_dim=2,8")
-    dvc(repo, "queue", "start", "-j", "2")
-    status = _wait_for_queue(repo)
+    _start_queue(repo, jobs=2)
+    try:
+        status = _wait_for_queue(repo)
+    finally:
+        dvc(repo, "queue", "stop", check=False)
     assert status.count("Success") == 2, status
 
     experiments = _experiments(repo)
