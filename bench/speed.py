@@ -78,7 +78,7 @@ def timed_repro(sandbox: Path) -> dict[str, Any]:
         raise RuntimeError(f"dvc repro failed in {sandbox}:\n{''.join(output[-60:])}")
     total = time.perf_counter() - started
     text = "".join(output)
-    boundaries = [at for _, at in starts[1:]] + [total]
+    boundaries = [at for _, at in starts[1:]] + ([total] if starts else [])
     return {
         "seconds": total,
         "stages_run": [name for name, _ in starts],
