@@ -77,6 +77,7 @@ class OneClassSVMParams(_Section):
     nu: Annotated[float, Field(gt=0, le=1)] | None
     kernel: Literal["rbf", "linear", "poly", "sigmoid"]
     gamma: Literal["scale", "auto"] | PositiveFloat
+    cache_size_mb: PositiveFloat
 
 
 class IsolationForestParams(_Section):

@@ -139,19 +139,3 @@ def render_figures(
             figures_dir / "confusion_matrices.png",
         ),
     ]
-
-
-def render_training_figures(
-    figures_dir: str | Path,
-    loss: Mapping[str, np.ndarray],
-    test_errors: np.ndarray,
-    test_labels: np.ndarray,
-) -> list[Path]:
-    """Loss curves and the summary of reconstruction-error distributions over all epochs."""
-    figures_dir = Path(figures_dir)
-    return [
-        plotting.loss_curves(loss["train_loss"], loss["holdout_loss"], figures_dir / "ae_loss.png"),
-        plotting.error_distribution_over_epochs(
-            test_errors, test_labels, figures_dir / "error_distribution_over_epochs.png"
-        ),
-    ]

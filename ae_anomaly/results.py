@@ -65,7 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("scores", help="metrics JSON written by the evaluate stage")
     parser.add_argument("--markdown", metavar="PATH", help="also write a Markdown summary here")
     parser.add_argument("--train-summary", metavar="PATH", help="metrics JSON of train_ae")
-    parser.add_argument("--figures", metavar="DIR", help="folder of PNG figures to embed")
+    parser.add_argument(
+        "--figures", metavar="DIR", help="folder of PNG figures (searched recursively) to embed"
+    )
     args = parser.parse_args(argv)
     try:
         scores = load_json(args.scores)
@@ -77,14 +79,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.markdown:
         markdown = Path(args.markdown)
         markdown.parent.mkdir(parents=True, exist_ok=True)
-        figures_dir = Path(args.figures) if args.figures else None
-        ordered = [figures_dir / name for name in FIGURE_TITLES] if figures_dir else []
-        train_summary = load_json(args.train_summary) if args.train_summary else None
-        markdown.write_text(
-            summary_markdown(
-                scores, train_summary, [f for f in ordered if f.is_file()], markdown.parent
-            )
+        # Each stage draws its figures in its own sub-folder of --figures.
+        found = (
+            {path.name: path for path in Path(args.figures).rglob("*.png")} if args.figures else {}
         )
+        ordered = [found[name] for name in FIGURE_TITLES if name in found]
+        train_summary = load_json(args.train_summary) if args.train_summary else None
+        markdown.write_text(summary_markdown(scores, train_summary, ordered, markdown.parent))
         print(f"wrote {markdown}")
     return 0
 

@@ -12,7 +12,6 @@ from ae_anomaly.params import flatten
 from ae_anomaly.reporting import (
     evaluate_models,
     render_figures,
-    render_training_figures,
     reports_markdown,
     scores_payload,
     write_plot_tables,
@@ -30,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         [
             "validation", "validation_scores", "histograms",
             "baseline_predictions", "threshold_predictions", "forest_predictions",
-            "model", "loss", "test_errors", "train_summary", "boxplots", "lock_file",
+            "model", "loss", "train_summary", "boxplots", "training_figures", "lock_file",
             "scores", "reports", "roc", "pr", "confusion", "figures",
         ],
         argv,
@@ -47,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     write_scores(args.scores, evaluations)
     write_reports(args.reports, evaluations)
     write_plot_tables(validation.y, predictions, args.roc, args.pr, args.confusion)
-    loss, test_errors = load_columns(args.loss), load_arrays(args.test_errors)
+    loss = load_columns(args.loss)
     with timed("figures: evaluation figures"):
         figures = render_figures(
             args.figures,
@@ -60,9 +59,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             params.evaluate.example_curves,
             params.evaluate.heatmap_rows,
         )
-        figures += render_training_figures(
-            args.figures, loss, test_errors["errors"], test_errors["y"]
-        )
+    # train_ae drew its own figures; the run shows them next to these.
+    figures = sorted(Path(args.training_figures).glob("*.png")) + figures
     logger.info("validation results:\n%s", results_table(scores_payload(evaluations)))
 
     record = PipelineRecord(

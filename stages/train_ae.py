@@ -14,13 +14,23 @@ from ae_anomaly.autoencoder import (
 from ae_anomaly.cli import load_stage_params, parse_stage_args, run_stage, timed
 from ae_anomaly.data import NORMAL, Dataset
 from ae_anomaly.io import load_dataset, save_arrays, save_columns, save_dataset, save_json
-from ae_anomaly.plotting import epochs_to_plot, save_error_boxplots
+from ae_anomaly.plotting import epochs_to_plot, save_error_boxplots, training_figures
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_stage_args(
         __doc__,
-        ["train", "test", "model", "holdout", "test_errors", "loss", "summary", "boxplots"],
+        [
+            "train",
+            "test",
+            "model",
+            "holdout",
+            "test_errors",
+            "loss",
+            "summary",
+            "boxplots",
+            "figures",
+        ],
         argv,
     )
     params = load_stage_params(args.params)
@@ -53,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     plotted = epochs_to_plot(history.epochs_run, config.boxplot_every_n_epochs)
     with timed(f"figures: {len(plotted)} boxplots"):
         save_error_boxplots(errors, test.y, plotted, args.boxplots)
+    with timed("figures: training figures"):
+        training_figures(args.figures, history.train_loss, history.holdout_loss, errors, test.y)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from ae_anomaly.detectors import (
     ReconstructionThresholdDetector,
     ResidualHistogram,
     ResidualTransform,
+    anomaly_f1,
     baseline_detectors,
     fit_and_predict,
     residual_detectors,
@@ -108,6 +109,10 @@ def test_pipeline_factories_follow_params(default_params, blobs):
     baselines = baseline_detectors(default_params.baselines, seed=1)
     assert set(baselines) == {"one_class_svm", "isolation_forest", "random_forest"}
     assert baselines["isolation_forest"].random_state == 1
+    assert (
+        baselines["one_class_svm"].cache_size
+        == default_params.baselines.one_class_svm.cache_size_mb
+    )
     forests = residual_detectors(default_params.histogram_forest, seed=1)
     assert (
         forests["histogram_forest"].named_steps["histogram"].bins
@@ -164,3 +169,13 @@ def test_tuning_adapts_its_folds_to_few_anomalies(blobs, caplog):
     fallback = ForestDetector(n_estimators=10, decision_threshold="tuned", random_state=0)
     assert fallback.fit(x[one], y[one]).threshold_ == 0.5
     assert "too few rows" in caplog.text
+
+
+def test_anomaly_f1_matches_sklearn_f1_score():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        y_true, y_pred = rng.integers(0, 2, size=(2, 30))
+        assert anomaly_f1(y_true, y_pred) == f1_score(y_true, y_pred)
+    assert anomaly_f1(np.array([0, 0]), np.array([0, 0])) == 0.0

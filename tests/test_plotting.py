@@ -29,10 +29,16 @@ def test_figures_render(tmp_path):
         plotting.mean_histograms(
             rng.integers(0, 5, size=(10, 6)), y, (-0.3, 0.3), tmp_path / "m.png"
         ),
-        plotting.error_distribution_over_epochs(
-            rng.uniform(0.01, 1, size=(4, 10)), y, tmp_path / "d.png"
+        *plotting.training_figures(
+            tmp_path / "training", [1.0, 0.5], [1.1, 0.6], rng.uniform(0.01, 1, size=(2, 10)), y
         ),
-        plotting.loss_curves([1.0, 0.5], [1.1, 0.6], tmp_path / "l.png"),
         plotting.confusion_matrices({"m": np.array([[3, 1], [0, 4]])}, tmp_path / "c.png"),
     ]
     assert all(path.stat().st_size > 1000 for path in made)
+
+
+def test_training_figures_are_named_for_the_report(tmp_path):
+    y = np.r_[np.zeros(3, int), np.ones(2, int)]
+    errors = np.random.default_rng(0).uniform(0.01, 1, size=(3, 5))
+    paths = plotting.training_figures(tmp_path, [0.3, 0.2, 0.1], [0.4, 0.3, 0.2], errors, y)
+    assert [p.name for p in paths] == ["ae_loss.png", "error_distribution_over_epochs.png"]

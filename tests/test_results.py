@@ -23,8 +23,8 @@ def test_summary_links_figures_relative_to_the_summary(tmp_path: Path):
 
 def test_cli_prints_table_and_writes_markdown(tmp_path: Path, capsys):
     save_json(tmp_path / "scores.json", SCORES)
-    (tmp_path / "figures").mkdir()
-    (tmp_path / "figures/ae_loss.png").write_bytes(b"png")
+    (tmp_path / "figures/train_ae").mkdir(parents=True)  # each stage draws in its own folder
+    (tmp_path / "figures/train_ae/ae_loss.png").write_bytes(b"png")
     status = main([
         str(tmp_path / "scores.json"), "--markdown", str(tmp_path / "out/summary.md"),
         "--figures", str(tmp_path / "figures"),

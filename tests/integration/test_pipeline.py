@@ -47,8 +47,14 @@ def test_full_repro_writes_scores_for_every_model(reproduced_repo: Path):
         "epoch_001.png",
         "epoch_002.png",
     ]
-    figures = {p.name for p in (reproduced_repo / "plots/figures").iterdir()}
-    assert {"reconstructions.png", "difference_heatmaps.png", "residual_histograms.png"} <= figures
+    figures = {p.name for p in (reproduced_repo / "plots/figures").rglob("*.png")}
+    assert {
+        "reconstructions.png",
+        "difference_heatmaps.png",
+        "residual_histograms.png",
+        "ae_loss.png",
+        "error_distribution_over_epochs.png",
+    } <= figures
     assert (
         (reproduced_repo / "plots/ae_loss.csv")
         .read_text()
