@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from ae_anomaly.params import GenerateParams, SplitParams
 
@@ -27,6 +26,14 @@ class Dataset:
     def __post_init__(self) -> None:
         if self.x.ndim != 2 or self.y.ndim != 1 or len(self.x) != len(self.y):
             raise ValueError(f"inconsistent shapes: x {self.x.shape}, y {self.y.shape}")
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A detector's output on one set: continuous anomaly scores and 0/1 labels."""
+
+    score: np.ndarray
+    label: np.ndarray
 
 
 def gaussian_curves(
@@ -109,6 +116,9 @@ def train_test_split_dataset(
     dataset: Dataset, params: SplitParams, seed: int
 ) -> tuple[Dataset, Dataset]:
     """scikit-learn's ``train_test_split`` with the split section's settings and the base seed."""
+    # Imported here: scikit-learn takes a second to import, and ``generate`` never splits.
+    from sklearn.model_selection import train_test_split
+
     x_train, x_test, y_train, y_test = train_test_split(
         dataset.x,
         dataset.y,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol, Self
 
 import numpy as np
@@ -27,6 +26,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import OneClassSVM
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ae_anomaly.data import Predictions
 from ae_anomaly.features import (
     ErrorKind,
     ResidualKind,
@@ -300,14 +300,6 @@ class Detector(Protocol):
     def fit(self, X: np.ndarray, y: np.ndarray | None = ...) -> Any: ...
     def score_samples(self, X: np.ndarray) -> np.ndarray: ...
     def predict(self, X: np.ndarray) -> np.ndarray: ...
-
-
-@dataclass(frozen=True)
-class Predictions:
-    """A detector's output on one set: continuous anomaly scores and 0/1 labels."""
-
-    score: np.ndarray
-    label: np.ndarray
 
 
 def _forest(params: RandomForestParams, n_jobs: int, seed: int) -> ForestDetector:

@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ae_anomaly.data import Dataset
-from ae_anomaly.detectors import Predictions
+from ae_anomaly.data import Dataset, Predictions
 
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ae_anomaly import plotting
-from ae_anomaly.detectors import Predictions
+from ae_anomaly.data import Predictions
 from ae_anomaly.evaluation import (
     MODEL_NAMES,
     Evaluation,

@@ -4,7 +4,8 @@ from collections.abc import Sequence
 
 from ae_anomaly.autoencoder import load_autoencoder, reconstruct, select_device
 from ae_anomaly.cli import load_stage_params, parse_stage_args, run_stage
-from ae_anomaly.detectors import Predictions, ReconstructionThresholdDetector
+from ae_anomaly.data import Predictions
+from ae_anomaly.detectors import ReconstructionThresholdDetector
 from ae_anomaly.features import difference_scores
 from ae_anomaly.io import load_dataset, save_arrays, save_predictions
 

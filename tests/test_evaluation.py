@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ae_anomaly.detectors import Predictions
+from ae_anomaly.data import Predictions
 from ae_anomaly.evaluation import MODEL_NAMES, evaluate_detector, results_table
 from ae_anomaly.reporting import evaluate_models, reports_markdown
 

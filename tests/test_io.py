@@ -1,7 +1,6 @@
 import numpy as np
 
-from ae_anomaly.data import Dataset
-from ae_anomaly.detectors import Predictions
+from ae_anomaly.data import Dataset, Predictions
 from ae_anomaly.io import (
     load_arrays,
     load_dataset,
