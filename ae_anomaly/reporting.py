@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ae_anomaly import plotting
 from ae_anomaly.data import Predictions
 from ae_anomaly.evaluation import (
     MODEL_NAMES,
@@ -102,7 +101,13 @@ def render_figures(
     example_curves: int,
     heatmap_rows: int,
 ) -> list[Path]:
-    """The article's figures for the validation set, plus ROC/PR and confusion overviews."""
+    """The article's figures for the validation set, plus ROC/PR and confusion overviews.
+
+    Matplotlib is imported here rather than with this module, so that a process rendering
+    these in the background imports it while the stage goes on with its other work.
+    """
+    from ae_anomaly import plotting
+
     figures_dir = Path(figures_dir)
     value_range = (float(histograms["range"][0]), float(histograms["range"][1]))
     return [

@@ -38,7 +38,7 @@ from ae_anomaly.sandbox import PROJECT_ROOT, make_sandbox, pipeline_env, update_
 
 STAGE_DONE = re.compile(r"stage (\w+) done in ([\d.]+) s, peak memory (\d+) MiB")
 FIGURES = re.compile(r"figures: .* took ([\d.]+) s")
-MLFLOW = re.compile(r"mlflow: logging took ([\d.]+) s \(\+([\d.]+) s importing mlflow\)")
+MLFLOW = re.compile(r"mlflow: logging took ([\d.]+) s \(\+([\d.]+) s importing mlflow")
 RUNNING = re.compile(r"Running stage '(\w+)'")
 GENERATED = (
     "data",

@@ -5,7 +5,13 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ae_anomaly.cli import load_stage_params, parse_stage_args, run_stage, timed
+from ae_anomaly.cli import (
+    background_process,
+    load_stage_params,
+    parse_stage_args,
+    run_stage,
+    timed_call,
+)
 from ae_anomaly.evaluation import results_table
 from ae_anomaly.io import load_arrays, load_columns, load_dataset, load_json, load_predictions
 from ae_anomaly.params import flatten
@@ -43,12 +49,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     evaluations = evaluate_models(validation.y, predictions)
 
-    write_scores(args.scores, evaluations)
-    write_reports(args.reports, evaluations)
-    write_plot_tables(validation.y, predictions, args.roc, args.pr, args.confusion)
-    loss = load_columns(args.loss)
-    with timed("figures: evaluation figures"):
-        figures = render_figures(
+    # Figures render in a second process while this one writes the results and logs the run.
+    with background_process() as background:
+        figures = background.submit(
+            timed_call,
+            "figures: evaluation figures",
+            render_figures,
             args.figures,
             validation.x,
             validation.y,
@@ -59,26 +65,31 @@ def main(argv: Sequence[str] | None = None) -> None:
             params.evaluate.example_curves,
             params.evaluate.heatmap_rows,
         )
-    # train_ae drew its own figures; the run shows them next to these.
-    figures = sorted(Path(args.training_figures).glob("*.png")) + figures
-    logger.info("validation results:\n%s", results_table(scores_payload(evaluations)))
+        write_scores(args.scores, evaluations)
+        write_reports(args.reports, evaluations)
+        write_plot_tables(validation.y, predictions, args.roc, args.pr, args.confusion)
+        logger.info("validation results:\n%s", results_table(scores_payload(evaluations)))
 
-    record = PipelineRecord(
-        params=flatten(params),
-        scores=scores_payload(evaluations),
-        train_loss=loss["train_loss"],
-        holdout_loss=loss["holdout_loss"],
-        train_summary=load_json(args.train_summary),
-        boxplot_dir=Path(args.boxplots),
-        figure_paths=figures,
-        artifact_files=[Path(args.scores), Path(args.train_summary)],
-        reports_markdown=reports_markdown(evaluations),
-        model_path=Path(args.model) if params.evaluate.log_model else None,
-        input_example=validation.x[: params.evaluate.example_curves],
-        tags=run_tags(Path.cwd(), Path(args.lock_file)),
-        run_name=os.environ.get("DVC_EXP_NAME"),
-    )
-    log_pipeline_run(record, params.evaluate.mlflow_experiment, repository_root())
+        loss = load_columns(args.loss)
+        record = PipelineRecord(
+            params=flatten(params),
+            scores=scores_payload(evaluations),
+            train_loss=loss["train_loss"],
+            holdout_loss=loss["holdout_loss"],
+            train_summary=load_json(args.train_summary),
+            boxplot_dir=Path(args.boxplots),
+            # train_ae drew its own figures; the run shows them next to these.
+            figure_paths=sorted(Path(args.training_figures).glob("*.png")),
+            pending_figure_paths=figures,
+            artifact_files=[Path(args.scores), Path(args.train_summary)],
+            reports_markdown=reports_markdown(evaluations),
+            model_path=Path(args.model) if params.evaluate.log_model else None,
+            input_example=validation.x[: params.evaluate.example_curves],
+            tags=run_tags(Path.cwd(), Path(args.lock_file)),
+            run_name=os.environ.get("DVC_EXP_NAME"),
+        )
+        log_pipeline_run(record, params.evaluate.mlflow_experiment, repository_root())
+        figures.result()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import mlflow
@@ -74,6 +76,27 @@ def test_a_failure_while_logging_ends_the_run_failed(store: Path):
     record = _record(store, figure_paths=[store / "missing.png"])
     with pytest.raises(Exception, match=r"missing\.png"):
         log_pipeline_run(record, "unit", store)
+    runs = MlflowClient(tracking_uri(store)).search_runs(
+        [mlflow.get_experiment_by_name("unit").experiment_id]
+    )
+    assert [run.info.status for run in runs] == ["FAILED"]
+
+
+def test_figures_still_rendering_are_waited_for_and_logged(store: Path):
+    figure = store / "roc_pr.png"
+    figure.write_bytes(b"png")
+    pending: Future[list[Path]] = Future()
+    threading.Timer(0.2, pending.set_result, [[figure]]).start()
+    run_id = log_pipeline_run(_record(store, pending_figure_paths=pending), "unit", store)
+    figures = [a.path for a in MlflowClient(tracking_uri(store)).list_artifacts(run_id, "figures")]
+    assert figures == ["figures/roc_pr.png"]
+
+
+def test_figures_that_failed_to_render_end_the_run_failed(store: Path):
+    pending: Future[list[Path]] = Future()
+    pending.set_exception(RuntimeError("figure rendering failed"))
+    with pytest.raises(RuntimeError, match="figure rendering failed"):
+        log_pipeline_run(_record(store, pending_figure_paths=pending), "unit", store)
     runs = MlflowClient(tracking_uri(store)).search_runs(
         [mlflow.get_experiment_by_name("unit").experiment_id]
     )
