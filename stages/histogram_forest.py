@@ -6,7 +6,7 @@ so its residuals there are unrepresentatively small) and applied to the validati
 
 from collections.abc import Sequence
 
-from ae_anomaly.cli import load_stage_params, parse_stage_args, run_stage
+from ae_anomaly.cli import background_process, load_stage_params, parse_stage_args, run_stage
 from ae_anomaly.detectors import fit_and_predict, residual_detectors
 from ae_anomaly.io import load_arrays, save_arrays, save_predictions
 
@@ -18,10 +18,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_stage_params(args.params)
     test, validation = load_arrays(args.test_scores), load_arrays(args.validation_scores)
     detectors = residual_detectors(params.histogram_forest, params.base.seed)
-    predictions = fit_and_predict(detectors, test["residual"], test["y"], validation["residual"])
-    save_predictions(args.predictions, predictions)
+    histogram_forest = detectors.pop("histogram_forest")
+    # The forests are independent: the others fit in a second process meanwhile.
+    with background_process() as background:
+        others = background.submit(
+            fit_and_predict, detectors, test["residual"], test["y"], validation["residual"]
+        )
+        own = fit_and_predict(
+            {"histogram_forest": histogram_forest},
+            test["residual"],
+            test["y"],
+            validation["residual"],
+        )
+        save_predictions(args.predictions, {**others.result(), **own})
 
-    histogram = detectors["histogram_forest"].named_steps["histogram"]
+    histogram = histogram_forest.named_steps["histogram"]
     save_arrays(
         args.histograms,
         {
