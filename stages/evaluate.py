@@ -48,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         **load_predictions(args.forest_predictions),
     }
     evaluations = evaluate_models(validation.y, predictions)
+    scores = scores_payload(evaluations)
 
     # Figures render in a second process while this one writes the results and logs the run.
     with background_process() as background:
@@ -68,12 +69,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         write_scores(args.scores, evaluations)
         write_reports(args.reports, evaluations)
         write_plot_tables(validation.y, predictions, args.roc, args.pr, args.confusion)
-        logger.info("validation results:\n%s", results_table(scores_payload(evaluations)))
+        logger.info("validation results:\n%s", results_table(scores))
 
         loss = load_columns(args.loss)
         record = PipelineRecord(
             params=flatten(params),
-            scores=scores_payload(evaluations),
+            scores=scores,
             train_loss=loss["train_loss"],
             holdout_loss=loss["holdout_loss"],
             train_summary=load_json(args.train_summary),
@@ -89,7 +90,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             run_name=os.environ.get("DVC_EXP_NAME"),
         )
         log_pipeline_run(record, params.evaluate.mlflow_experiment, repository_root())
-        figures.result()
 
 
 if __name__ == "__main__":

@@ -19,17 +19,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     test, validation = load_arrays(args.test_scores), load_arrays(args.validation_scores)
     detectors = residual_detectors(params.histogram_forest, params.base.seed)
     histogram_forest = detectors.pop("histogram_forest")
+    data = test["residual"], test["y"], validation["residual"]
     # The forests are independent: the others fit in a second process meanwhile.
     with background_process() as background:
-        others = background.submit(
-            fit_and_predict, detectors, test["residual"], test["y"], validation["residual"]
-        )
-        own = fit_and_predict(
-            {"histogram_forest": histogram_forest},
-            test["residual"],
-            test["y"],
-            validation["residual"],
-        )
+        others = background.submit(fit_and_predict, detectors, *data)
+        own = fit_and_predict({"histogram_forest": histogram_forest}, *data)
         save_predictions(args.predictions, {**others.result(), **own})
 
     histogram = histogram_forest.named_steps["histogram"]
