@@ -20,7 +20,7 @@ install: $(VENV)/.installed
 
 run: install  ## reproduce the pipeline on params.yaml and print the results table
 	$(BIN)/dvc repro
-	$(BIN)/python -m ae_anomaly.results metrics/scores.json
+	$(BIN)/ae-anomaly results metrics/validation.json
 
 test: install  ## the whole suite: unit tests, then the real dvc pipeline on tiny params
 	$(BIN)/pytest
@@ -34,11 +34,11 @@ lint: install
 
 report: install  ## HTML plots (dvc plots show) and a Markdown summary of the current results
 	$(BIN)/dvc plots show --out dvc_plots
-	$(BIN)/python -m ae_anomaly.results metrics/scores.json --markdown reports/summary.md \
+	$(BIN)/ae-anomaly results metrics/validation.json --markdown reports/summary.md \
 		--train-summary metrics/train_ae.json --figures plots/figures
 
 article: install  ## the article's exact settings as a DVC experiment named "article"
-	$(BIN)/dvc exp run --force -n article $$($(BIN)/python -m ae_anomaly.presets presets/article.yaml)
+	$(BIN)/dvc exp run --force -n article $$($(BIN)/ae-anomaly preset presets/article.yaml)
 	$(BIN)/dvc exp show --only-changed --drop '^(data|models|plots)/'
 
 $(BENCH_INSTALLED): pyproject.toml $(VENV)/.installed
@@ -46,10 +46,10 @@ $(BENCH_INSTALLED): pyproject.toml $(VENV)/.installed
 	touch $@
 
 bench-quality: $(BENCH_INSTALLED)  ## seeds 1..5: article preset vs our defaults vs PyOD (~25 min)
-	$(BIN)/python bench/quality.py --out bench/results
+	$(BIN)/python -m bench.quality --out bench/results
 
 bench-speed: install  ## timings and memory of full, no-op and partial reruns, 1x and 10x data
-	$(BIN)/python bench/speed.py --out bench/results
+	$(BIN)/python -m bench.speed --out bench/results
 
 PORT ?= 5000
 ui: install  ## MLflow UI on this repository's store (or MLFLOW_TRACKING_URI), loopback only

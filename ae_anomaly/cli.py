@@ -1,119 +1,93 @@
-"""What every stage script shares: argument parsing, logging set-up and clean failures.
+"""The installed console command, ``ae-anomaly``.
 
-Stage scripts receive every path from ``dvc.yaml`` as an argument; none is hard-coded.
+- ``ae-anomaly results metrics/validation.json``: print a finished run's results table
+  (``make run`` ends with it); ``--markdown PATH`` also writes a summary embedding the
+  figures, readable offline (``make report``).
+- ``ae-anomaly preset presets/article.yaml``: the ``dvc exp run -S`` overrides of a preset
+  (``make article``).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
-import logging
-import multiprocessing
-import resource
+import json
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
-from ae_anomaly.params import Params, ParamsError, load_params
-
-logger = logging.getLogger("ae_anomaly")
-
-T = TypeVar("T")
+from ae_anomaly.params import ParamsError, load_preset
+from ae_anomaly.report.summary import ordered_figures, summary_markdown
+from ae_anomaly.report.tables import results_table
+from ae_anomaly.storage import load_json
 
 
-def parse_stage_args(
-    description: str, paths: Sequence[str], argv: Sequence[str] | None = None
-) -> argparse.Namespace:
-    """``--params`` plus one required ``--<path>`` option per name in ``paths``."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument(
-        "--params", default="params.yaml", help="parameters file (default: %(default)s)"
-    )
-    for name in paths:
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, required=True, metavar="PATH")
-    return parser.parse_args(argv)
-
-
-def configure_logging() -> None:
-    """INFO to stderr; ``force`` because importing MLflow's dependencies installs a root handler."""
-    logging.basicConfig(
-        force=True,
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-
-
-def load_stage_params(path: str) -> Params:
-    """Validate the whole parameters file; stages call this before touching any output."""
-    return load_params(path)
-
-
-@contextlib.contextmanager
-def timed(label: str) -> Iterator[None]:
-    """Log how long a block took as ``<label> took <s> s`` (benchmarks read these lines)."""
-    started = time.perf_counter()
-    yield
-    logger.info("%s took %.2f s", label, time.perf_counter() - started)
-
-
-def timed_call(label: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """``function(*args, **kwargs)`` inside :func:`timed`; picklable, for a background process."""
-    with timed(label):
-        return function(*args, **kwargs)
-
-
-def background_process() -> ProcessPoolExecutor:
-    """One worker process for work that can overlap the stage's own (use it as a context).
-
-    The worker is *forked*, so it starts in milliseconds with every module this process has
-    already imported; a spawned one would spend seconds importing them again. Exceptions
-    raised in it come back through the future, so a failure still fails the stage.
-    """
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
-
-
-def peak_memory_mib() -> float:
-    """Peak resident memory of this process, or of its largest finished worker if higher.
-
-    Linux reports ``ru_maxrss`` in KiB; for children it is the largest single child's peak.
-    """
-    peak_kib = max(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-    )
-    return peak_kib / 1024
-
-
-def run_stage(
-    main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None
-) -> None:
-    """Run a stage's ``main``: parameter errors exit 2 with one message; on success log the
-    stage's wall time and peak memory, so slow or hungry stages show up in ``dvc repro``.
-
-    The millions of objects that importing sklearn, scipy, matplotlib and MLflow creates are
-    moved to the garbage collector's permanent generation (``gc.freeze``), before ``main`` and
-    again after it: they live until exit anyway, and otherwise every full collection during
-    the stage, and the ones the interpreter runs at shutdown, walk them all again. Measured:
-    0.5 to 1.7 s less per stage process, most of a small stage's overhead.
-    """
-    configure_logging()
-    name = Path(sys.argv[0]).stem
-    started = time.perf_counter()
-    gc.freeze()
+def _results(args: argparse.Namespace) -> int:
     try:
-        main(argv)
+        metrics = load_json(args.metrics)
+    except FileNotFoundError:
+        print(f"{args.metrics} not found: run `dvc repro` first", file=sys.stderr)
+        return 1
+    print("Validation set, anomaly = positive class (article: single unseeded run)")
+    print(results_table(metrics))
+    if args.markdown:
+        markdown = Path(args.markdown)
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        figures = ordered_figures(Path(args.figures)) if args.figures else []
+        train_summary = load_json(args.train_summary) if args.train_summary else None
+        markdown.write_text(summary_markdown(metrics, train_summary, figures, markdown.parent))
+        print(f"wrote {markdown}")
+    return 0
+
+
+def preset_arguments(preset: str | Path, params_file: str | Path = "params.yaml") -> list[str]:
+    """``["-S", "train_ae.epochs=100", ...]``: one override per key of the preset, values in
+    compact JSON (valid YAML, no spaces), validated on top of ``params_file`` first."""
+    overrides, _ = load_preset(preset, params_file)
+    arguments = []
+    for key, value in overrides.items():
+        arguments += ["-S", f"{key}={json.dumps(value, separators=(',', ':'))}"]
+    return arguments
+
+
+def _preset(args: argparse.Namespace) -> int:
+    try:
+        print(" ".join(preset_arguments(args.preset, args.params)))
     except ParamsError as error:
-        logger.error("%s", error)
-        sys.exit(2)
-    gc.freeze()
-    logger.info(
-        "stage %s done in %.2f s, peak memory %.0f MiB",
-        name,
-        time.perf_counter() - started,
-        peak_memory_mib(),
+        print(error, file=sys.stderr)
+        return 2
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ae-anomaly",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    results = commands.add_parser("results", help="print (or write) a run's results table")
+    results.add_argument("metrics", help="metrics JSON written by the evaluate stage")
+    results.add_argument("--markdown", metavar="PATH", help="also write a Markdown summary here")
+    results.add_argument("--train-summary", metavar="PATH", help="metrics JSON of train_ae")
+    results.add_argument(
+        "--figures", metavar="DIR", help="folder of PNG figures (searched recursively) to embed"
+    )
+    results.set_defaults(run=_results)
+
+    preset = commands.add_parser("preset", help="a preset's `dvc exp run -S` overrides")
+    preset.add_argument(
+        "preset", help="a preset file holding only what differs, e.g. presets/article.yaml"
+    )
+    preset.add_argument("--params", default="params.yaml", help="the params it applies to")
+    preset.set_defaults(run=_preset)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

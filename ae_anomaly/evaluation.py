@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,26 +18,13 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-MODEL_NAMES = (
-    "one_class_svm",
-    "isolation_forest",
-    "random_forest",
-    "ae_threshold",
-    "difference_forest",
-    "histogram_forest",
-)
+from ae_anomaly.models import MODEL_NAMES
+from ae_anomaly.types import ModelOutput, NotFitted
 
 METRIC_NAMES = ("f1_anomaly", "f1_macro", "precision", "recall", "roc_auc", "average_precision")
 
-#: The article's single-run figures on its validation set (anomaly class); ``None``: not reported.
-ARTICLE_F1_ANOMALY: dict[str, float | None] = {
-    "one_class_svm": 0.43,
-    "isolation_forest": 0.17,
-    "random_forest": 0.40,
-    "ae_threshold": None,
-    "difference_forest": 0.82,
-    "histogram_forest": 0.88,
-}
+#: What ``metrics/validation.json`` holds for a model that could not be fitted.
+NOT_FITTED_STATUS = "not fitted"
 
 
 @dataclass(frozen=True)
@@ -81,6 +69,37 @@ def evaluate_detector(
     )
 
 
+def evaluate_models(
+    y_true: np.ndarray, outputs: Mapping[str, ModelOutput]
+) -> dict[str, Evaluation | NotFitted]:
+    """Evaluate every model of :data:`~ae_anomaly.models.MODELS`, in that order; a model with
+    no output at all is an error (a stage forgot it), a :class:`NotFitted` one is kept as is."""
+    missing = [name for name in MODEL_NAMES if name not in outputs]
+    if missing:
+        raise ValueError(f"no predictions for models {missing}; found {sorted(outputs)}")
+    evaluations: dict[str, Evaluation | NotFitted] = {}
+    for name in MODEL_NAMES:
+        output = outputs[name]
+        evaluations[name] = (
+            output
+            if isinstance(output, NotFitted)
+            else evaluate_detector(y_true, output.score, output.label)
+        )
+    return evaluations
+
+
+def metrics_payload(
+    evaluations: Mapping[str, Evaluation | NotFitted],
+) -> dict[str, dict[str, object]]:
+    """``{model: {f1_anomaly: ..., ...}}``, or ``{model: {status: "not fitted", reason}}``."""
+    return {
+        name: {"status": NOT_FITTED_STATUS, "reason": evaluation.reason}
+        if isinstance(evaluation, NotFitted)
+        else evaluation.metrics
+        for name, evaluation in evaluations.items()
+    }
+
+
 def roc_points(y_true: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
     fpr, tpr, _ = roc_curve(y_true, scores)
     return {"fpr": fpr, "tpr": tpr}
@@ -89,18 +108,3 @@ def roc_points(y_true: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
 def precision_recall_points(y_true: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
     precision, recall, _ = precision_recall_curve(y_true, scores)
     return {"recall": recall, "precision": precision}
-
-
-def results_table(scores: dict[str, dict[str, float]]) -> str:
-    """Markdown table of every model's figures next to the article's published F1."""
-    header = "| model | F1 anomaly | article F1 | F1 macro | precision | recall | ROC-AUC | AP |"
-    lines = [header, "|---|---|---|---|---|---|---|---|"]
-    for model, metrics in scores.items():
-        article = ARTICLE_F1_ANOMALY.get(model)
-        published = "-" if article is None else f"{article:.2f}"
-        lines.append(
-            f"| {model} | {metrics['f1_anomaly']:.3f} | {published} "
-            f"| {metrics['f1_macro']:.3f} | {metrics['precision']:.3f} | {metrics['recall']:.3f} "
-            f"| {metrics['roc_auc']:.3f} | {metrics['average_precision']:.3f} |"
-        )
-    return "\n".join(lines)

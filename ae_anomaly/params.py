@@ -18,6 +18,7 @@ PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 UnitFloat = Annotated[float, Field(ge=0, le=1)]
+Device = Literal["auto", "cpu", "cuda"]
 
 
 class ParamsError(ValueError):
@@ -114,34 +115,43 @@ class TrainAEParams(_Section):
     holdout_fraction: Annotated[float, Field(gt=0, lt=1)]
     early_stopping_patience: PositiveInt | None
     boxplot_every_n_epochs: PositiveInt
-    device: Literal["auto", "cpu", "cuda"]
+    device: Device
 
 
-class ThresholdParams(_Section):
+class ResidualsParams(_Section):
+    batch_size: PositiveInt
+    device: Device
+
+
+class AEThresholdParams(_Section):
     error: Literal["mse", "max_abs"]
     quantile: UnitFloat
     margin: PositiveFloat
 
 
-class DifferenceScoresParams(_Section):
-    batch_size: PositiveInt
-    threshold: ThresholdParams
+class _ResidualForestParams(_Section):
+    residual: Literal["signed", "absolute", "squared"]
+    n_estimators: PositiveInt
+    max_features: PositiveInt | Annotated[float, Field(gt=0, le=1)] | Literal["sqrt", "log2"]
+    class_weight: Literal["balanced", "balanced_subsample"] | None
+    decision_threshold: Annotated[float, Field(gt=0, lt=1)] | Literal["tuned"]
+    n_jobs: int
 
 
-class HistogramForestParams(_Section):
+class HistogramForestParams(_ResidualForestParams):
     bins: PositiveInt
     range: tuple[float, float] | None
     range_quantile: Annotated[float, Field(gt=0.5, le=1)]
-    residual: Literal["signed", "absolute", "squared"]
-    histogram_forest: RandomForestParams
-    difference_forest: RandomForestParams
-    n_jobs: int
 
     @model_validator(mode="after")
     def _range_is_ordered(self) -> Self:
         if self.range is not None:
             _ordered_pair(self.range, "range")
         return self
+
+
+class DifferenceForestParams(_ResidualForestParams):
+    pass
 
 
 class EvaluateParams(_Section):
@@ -157,8 +167,10 @@ class Params(_Section):
     split: SplitParams
     baselines: BaselinesParams
     train_ae: TrainAEParams
-    difference_scores: DifferenceScoresParams
+    residuals: ResidualsParams
+    ae_threshold: AEThresholdParams
     histogram_forest: HistogramForestParams
+    difference_forest: DifferenceForestParams
     evaluate: EvaluateParams
 
 
@@ -188,16 +200,20 @@ def parse_params(raw: object, source: str = "params.yaml") -> Params:
         raise ParamsError(_format_errors(error, source)) from None
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate ``params.yaml``."""
+def read_yaml(path: str | Path) -> object:
+    """``yaml.safe_load`` of a file, with the file named in any error."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found") from None
     except yaml.YAMLError as error:
         raise ParamsError(f"{path}: not valid YAML: {error}") from None
-    return parse_params(raw, str(path))
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate ``params.yaml``."""
+    return parse_params(read_yaml(path), str(path))
 
 
 def flatten(params: BaseModel, prefix: str = "") -> dict[str, object]:
@@ -211,3 +227,58 @@ def flatten(params: BaseModel, prefix: str = "") -> dict[str, object]:
         else:
             flat[key] = list(value) if isinstance(value, tuple) else value
     return flat
+
+
+# Presets -----------------------------------------------------------------------------------
+# A preset (``presets/*.yaml``) holds only the values that differ from ``params.yaml``: the
+# same shape, any subset of keys. It is applied as ``dvc exp run -S key=value`` per key, so the
+# user's ``params.yaml`` stays untouched and ``dvc exp show`` lists exactly what changed.
+
+
+def _flatten_mapping(mapping: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in mapping.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten_mapping(value, f"{dotted}."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _merge(base: dict, changes: dict) -> dict:
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = _merge(base[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_preset(
+    preset: str | Path, params_file: str | Path = "params.yaml"
+) -> tuple[dict[str, object], Params]:
+    """A preset's dotted overrides and the params they give on top of ``params_file``.
+
+    The result is validated by the one schema, so a preset with a typo or a bad value is
+    rejected with the same dotted-key message as ``params.yaml`` itself.
+    """
+    delta = read_yaml(preset) or {}
+    if not isinstance(delta, dict):
+        raise ParamsError(f"{preset}: expected a mapping at the top level")
+    base = read_yaml(params_file) or {}
+    if not isinstance(base, dict):
+        raise ParamsError(f"{params_file}: expected a mapping at the top level")
+    params = parse_params(_merge(base, delta), f"{preset} on top of {params_file}")
+    return _flatten_mapping(delta), params
+
+
+def redundant_preset_keys(preset: str | Path, params_file: str | Path = "params.yaml") -> list[str]:
+    """Dotted keys a preset sets to the value ``params_file`` already has (they belong out).
+
+    Values are compared after validation, so ``1e-3`` and ``0.001`` count as the same.
+    """
+    overrides, params = load_preset(preset, params_file)
+    current, applied = flatten(load_params(params_file)), flatten(params)
+    return [key for key in overrides if key in current and current[key] == applied[key]]

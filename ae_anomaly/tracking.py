@@ -16,7 +16,6 @@ store) takes over a second, which then overlaps figures still rendering in anoth
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import logging
 import os
@@ -24,13 +23,15 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from filelock import FileLock
+
+from ae_anomaly.runtime import record_phase
 
 if TYPE_CHECKING:
     from mlflow.entities import Metric
@@ -100,18 +101,14 @@ def store_lock(root: Path, uri: str) -> Iterator[None]:
     """Serialise writers of one SQLite store across processes (parallel ``dvc queue`` workers).
 
     SQLite allows one writer at a time and MLflow's first-use schema migration is not safe
-    to run twice concurrently; a file lock beside the store avoids "database is locked".
+    to run twice concurrently; a file lock beside the store avoids "database is locked". A
+    tracking server needs no lock: it serialises its own writers.
     """
     if not _is_local_sqlite(uri):
         yield
         return
-    lock_path = Path(uri.removeprefix("sqlite:///")).with_suffix(".db.lock")
-    with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with FileLock(Path(uri.removeprefix("sqlite:///")).with_suffix(".db.lock")):
+        yield
 
 
 def _git(root: Path, *args: str) -> str | None:
@@ -144,14 +141,12 @@ class PipelineRecord:
     """Everything one run shows, read from the pipeline's tracked outputs."""
 
     params: dict[str, Any]
-    scores: dict[str, dict[str, float]]
+    metrics: dict[str, dict[str, object]]
     train_loss: Sequence[float]
     holdout_loss: Sequence[float]
     train_summary: dict[str, Any] = field(default_factory=dict)
     boxplot_dir: Path | None = None
     figure_paths: Sequence[Path] = ()
-    #: Figures still being rendered in another process; logged last, after waiting for them.
-    pending_figure_paths: Future[list[Path]] | None = None
     artifact_files: Sequence[Path] = ()
     reports_markdown: str = ""
     model_path: Path | None = None
@@ -165,8 +160,9 @@ def _metrics_for(record: PipelineRecord, timestamp_ms: int) -> list[Metric]:
 
     metrics = [
         Metric(f"{model}.{name}", float(value), timestamp_ms, 0)
-        for model, values in record.scores.items()
+        for model, values in record.metrics.items()
         for name, value in values.items()
+        if _is_number(value)
     ]
     for epoch, (train, holdout) in enumerate(
         zip(record.train_loss, record.holdout_loss, strict=True), 1
@@ -176,9 +172,23 @@ def _metrics_for(record: PipelineRecord, timestamp_ms: int) -> list[Metric]:
     metrics += [
         Metric(f"train_ae.{name}", float(value), timestamp_ms, 0)
         for name, value in record.train_summary.items()
-        if isinstance(value, int | float) and not isinstance(value, bool)
+        if _is_number(value)
     ]
     return metrics
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _status_tags(metrics: dict[str, dict[str, object]]) -> dict[str, str]:
+    """A model reported "not fitted" has no metrics; these tags say so, and why."""
+    tags = {}
+    for model, values in metrics.items():
+        if "status" in values:
+            tags[f"{model}.status"] = str(values["status"])
+            tags[f"{model}.reason"] = str(values.get("reason", ""))
+    return tags
 
 
 def _param_value(value: Any) -> str:
@@ -232,11 +242,27 @@ def _log_model(record: PipelineRecord, experiment_id: str, run_id: str) -> None:
     )
 
 
-def log_pipeline_run(record: PipelineRecord, experiment: str, root: Path) -> str:
-    """Create one MLflow run holding ``record``; return its id.
+class PipelineRun:
+    """The open run of :func:`pipeline_run`: what is logged after the record itself."""
 
-    The run ends FINISHED, or FAILED if anything raises while logging (never RUNNING),
-    including a failure to render the pending figures.
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+
+    def log_figures(self, paths: Sequence[Path]) -> None:
+        """Figures that finished rendering while the record was being logged."""
+        import mlflow
+
+        for path in paths:
+            mlflow.log_artifact(str(path), artifact_path="figures")
+
+
+@contextlib.contextmanager
+def pipeline_run(record: PipelineRecord, experiment: str, root: Path) -> Iterator[PipelineRun]:
+    """Open one MLflow run, log ``record`` into it, and yield it for what comes later.
+
+    The run ends FINISHED when the block completes, or FAILED if anything raises inside it
+    (never RUNNING). Logging the record first lets a stage overlap it with slower work such
+    as rendering figures, and log those last.
     """
     uri = tracking_uri(root)
     check_reachable(uri)
@@ -244,51 +270,38 @@ def log_pipeline_run(record: PipelineRecord, experiment: str, root: Path) -> str
     import mlflow
 
     import_seconds = time.perf_counter() - started
-    waited_seconds = 0.0
     with store_lock(root, uri):
         mlflow.set_tracking_uri(uri)
         if mlflow.get_experiment_by_name(experiment) is None:
             artifact_location = (root / ARTIFACT_DIR).as_uri() if _is_local_sqlite(uri) else None
             mlflow.create_experiment(experiment, artifact_location=artifact_location)
         mlflow.set_experiment(experiment)
-        with mlflow.start_run(run_name=record.run_name, tags=record.tags) as run:
-            client = mlflow.MlflowClient()
-            mlflow.log_params({key: _param_value(value) for key, value in record.params.items()})
-            metrics = _metrics_for(record, int(time.time() * 1000))
-            for start in range(0, len(metrics), _METRICS_PER_BATCH):
-                client.log_batch(
-                    run.info.run_id, metrics=metrics[start : start + _METRICS_PER_BATCH]
-                )
-            if record.boxplot_dir is not None:
-                mlflow.log_artifacts(str(record.boxplot_dir), artifact_path="boxplots")
-            for path in record.artifact_files:
-                mlflow.log_artifact(str(path), artifact_path="results")
-            if record.reports_markdown:
-                mlflow.log_text(record.reports_markdown, "results/classification_reports.md")
-            if record.model_path is not None and record.input_example is not None:
-                _log_model(record, run.info.experiment_id, run.info.run_id)
-            figure_paths = list(record.figure_paths)
-            if record.pending_figure_paths is not None:
-                waiting_started = time.perf_counter()
-                figure_paths += record.pending_figure_paths.result()
-                waited_seconds = time.perf_counter() - waiting_started
-            for path in figure_paths:
-                mlflow.log_artifact(str(path), artifact_path="figures")
-            run_id = run.info.run_id
-    logger.info("MLflow run %s logged to %s (experiment %r)", run_id, uri, experiment)
-    logger.info(
-        "mlflow: logging took %.2f s (+%.2f s importing mlflow, %.2f s waiting for figures)",
-        time.perf_counter() - started - import_seconds - waited_seconds,
-        import_seconds,
-        waited_seconds,
-    )
-    return run_id
+        tags = {**record.tags, **_status_tags(record.metrics)}
+        with mlflow.start_run(run_name=record.run_name, tags=tags) as run:
+            _log_record(record, run.info.run_id, run.info.experiment_id)
+            logged_seconds = time.perf_counter() - started - import_seconds
+            handle = PipelineRun(run.info.run_id)
+            yield handle
+    logger.info("MLflow run %s logged to %s (experiment %r)", handle.run_id, uri, experiment)
+    record_phase("mlflow import", import_seconds)
+    record_phase("mlflow logging", logged_seconds)
 
 
-def flatten_scores(scores: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
-    """``{"histogram_forest.f1_anomaly": 0.88, ...}``: the metric names a run carries."""
-    return {
-        f"{model}.{name}": value
-        for model, values in scores.items()
-        for name, value in values.items()
-    }
+def _log_record(record: PipelineRecord, run_id: str, experiment_id: str) -> None:
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    mlflow.log_params({key: _param_value(value) for key, value in record.params.items()})
+    metrics = _metrics_for(record, int(time.time() * 1000))
+    for start in range(0, len(metrics), _METRICS_PER_BATCH):
+        client.log_batch(run_id, metrics=metrics[start : start + _METRICS_PER_BATCH])
+    if record.boxplot_dir is not None:
+        mlflow.log_artifacts(str(record.boxplot_dir), artifact_path="boxplots")
+    for path in record.artifact_files:
+        mlflow.log_artifact(str(path), artifact_path="results")
+    if record.reports_markdown:
+        mlflow.log_text(record.reports_markdown, "results/classification_reports.md")
+    if record.model_path is not None and record.input_example is not None:
+        _log_model(record, experiment_id, run_id)
+    for path in record.figure_paths:
+        mlflow.log_artifact(str(path), artifact_path="figures")

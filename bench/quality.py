@@ -4,7 +4,7 @@ For every configuration and seed this runs the real pipeline (``dvc repro`` in a
 of the project, so the figures are exactly what a user gets) and collects
 ``metrics/scores.json``. Configurations:
 
-- ``article``: ``presets/article.yaml``, the article's settings exactly;
+- ``article``: ``params.yaml`` with ``presets/article.yaml`` on top, the article's settings;
 - ``default``: this repository's ``params.yaml``;
 - ``noisy``: the defaults on data with additive noise (``generate.noise_std``), no targets.
 
@@ -29,12 +29,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ae_anomaly.data import NORMAL
-from ae_anomaly.evaluation import ARTICLE_F1_ANOMALY, MODEL_NAMES, evaluate_detector
-from ae_anomaly.io import load_dataset, load_json
-from ae_anomaly.sandbox import PROJECT_ROOT, dvc, make_sandbox, update_params
+import yaml
 
-AE_MODELS = ("ae_threshold", "difference_forest", "histogram_forest")
+from ae_anomaly.evaluation import evaluate_detector
+from ae_anomaly.models import MODEL_NAMES, RESIDUAL_MODEL_NAMES
+from ae_anomaly.report.tables import article_f1_cell, markdown_table
+from ae_anomaly.storage import load_dataset, load_json
+from tooling.pipeline import stage_paths
+from tooling.sandbox import PROJECT_ROOT, dvc, make_sandbox, update_params
+
+AE_MODELS = RESIDUAL_MODEL_NAMES
 NOISE_STD = 0.01
 
 
@@ -58,11 +62,11 @@ def pyod_peers(epochs: int) -> dict[str, Callable[[int], Any]]:
 def score_peers(
     sandbox: Path, seed: int, peers: dict[str, Callable[[int], Any]]
 ) -> dict[str, dict]:
-    train = load_dataset(sandbox / "data/split/train.npz")
-    validation = load_dataset(sandbox / "data/raw/validation.npz")
+    train = load_dataset(stage_paths("split", sandbox)["train"])
+    validation = load_dataset(stage_paths("generate", sandbox)["validation"])
     results = {}
     for name, make in peers.items():
-        detector = make(seed).fit(train.x[train.y == NORMAL])
+        detector = make(seed).fit(train.normal)
         scores = detector.decision_function(validation.x)
         results[name] = evaluate_detector(
             validation.y, scores, detector.predict(validation.x)
@@ -80,7 +84,7 @@ def run_config(
         started = time.perf_counter()
         dvc(sandbox, "repro")
         seconds[seed] = time.perf_counter() - started
-        per_seed[seed] = load_json(sandbox / "metrics/scores.json")
+        per_seed[seed] = load_json(stage_paths("evaluate", sandbox)["metrics"])
         if peers:
             per_seed[seed] |= score_peers(sandbox, seed, peers)
         f1 = per_seed[seed]["histogram_forest"]["f1_anomaly"]
@@ -162,19 +166,31 @@ def check_targets(
 
 
 SUMMARY_HEADER = (
-    "| model | F1 anomaly mean ± std | F1 min | macro F1 | ROC-AUC mean (min) | AP mean "
-    "| article F1 |"
-)
+    "model", "F1 anomaly mean ± std", "F1 min", "macro F1", "ROC-AUC mean (min)", "AP mean",
+    "article F1",
+)  # fmt: skip
 
 
-def _summary_row(model: str, s: dict[str, float]) -> str:
-    article = ARTICLE_F1_ANOMALY.get(model)
-    return (
-        f"| {model} | {s['f1_anomaly_mean']:.3f} ± {s['f1_anomaly_std']:.3f} "
-        f"| {s['f1_anomaly_min']:.3f} | {s['f1_macro_mean']:.3f} "
-        f"| {s['roc_auc_mean']:.4f} ({s['roc_auc_min']:.4f}) | {s['average_precision_mean']:.3f} "
-        f"| {'-' if article is None else f'{article:.2f}'} |"
-    )
+def _summary_row(model: str, s: dict[str, float]) -> list[str]:
+    return [
+        model,
+        f"{s['f1_anomaly_mean']:.3f} ± {s['f1_anomaly_std']:.3f}",
+        f"{s['f1_anomaly_min']:.3f}",
+        f"{s['f1_macro_mean']:.3f}",
+        f"{s['roc_auc_mean']:.4f} ({s['roc_auc_min']:.4f})",
+        f"{s['average_precision_mean']:.3f}",
+        article_f1_cell(model),
+    ]
+
+
+TARGET_HEADER = ("target", "measured", "met")
+
+
+def target_rows(targets: list[dict[str, Any]], number_format: str) -> list[list[str]]:
+    return [
+        [t["target"], number_format.format(t["measured"]), "yes" if t["met"] else "**NO**"]
+        for t in targets
+    ]
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -188,28 +204,22 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for name, config in results["configs"].items():
         lines += ["", f"## `{name}`: {config['description']}", ""]
-        lines += [SUMMARY_HEADER, "|---|---|---|---|---|---|---|"]
-        lines += [_summary_row(model, summary) for model, summary in config["summary"].items()]
+        summary = config["summary"]
+        lines.append(markdown_table(SUMMARY_HEADER, [_summary_row(m, summary[m]) for m in summary]))
         lines += ["", "Anomaly F1 per seed:", ""]
         seeds = list(config["per_seed"])
-        lines += [
-            "| model | " + " | ".join(f"seed {seed}" for seed in seeds) + " |",
-            "|---|" + "---|" * len(seeds),
-        ]
-        for model in config["summary"]:
-            lines.append(
-                f"| {model} | "
-                + " | ".join(
-                    f"{config['per_seed'][seed][model]['f1_anomaly']:.3f}" for seed in seeds
-                )
-                + " |"
+        per_seed = config["per_seed"]
+        lines.append(
+            markdown_table(
+                ["model", *(f"seed {seed}" for seed in seeds)],
+                [
+                    [model, *(f"{per_seed[seed][model]['f1_anomaly']:.3f}" for seed in seeds)]
+                    for model in summary
+                ],
             )
+        )
         if config.get("targets"):
-            lines += ["", "| target | measured | met |", "|---|---|---|"]
-            lines += [
-                f"| {t['target']} | {t['measured']:.4f} | {'yes' if t['met'] else '**NO**'} |"
-                for t in config["targets"]
-            ]
+            lines += ["", markdown_table(TARGET_HEADER, target_rows(config["targets"], "{:.4f}"))]
     return "\n".join(lines) + "\n"
 
 
@@ -238,17 +248,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     seeds = [int(seed) for seed in args.seeds.split(",")]
     peers = None if args.no_peers else pyod_peers(args.peer_epochs)
 
+    article = yaml.safe_load((PROJECT_ROOT / "presets/article.yaml").read_text())
     configs = {
-        "article": (
-            "the article's settings (presets/article.yaml)",
-            PROJECT_ROOT / "presets/article.yaml",
-            {},
-            None,
-        ),
-        "default": ("our params.yaml", PROJECT_ROOT / "params.yaml", {}, peers),
+        "article": ("the article's settings (presets/article.yaml)", article, None),
+        "default": ("our params.yaml", {}, peers),
         "noisy": (
             f"our params.yaml on data with generate.noise_std={NOISE_STD}",
-            PROJECT_ROOT / "params.yaml",
             {"generate": {"noise_std": NOISE_STD}},
             None,
         ),
@@ -264,13 +269,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Every sandbox is copied before any runs, so edits made meanwhile cannot leak in.
         sandboxes = {
-            name: make_sandbox(
-                work / name, overrides=configs[name][2], params_file=configs[name][1]
-            )
-            for name in selected
+            name: make_sandbox(work / name, overrides=configs[name][1]) for name in selected
         }
         for name in selected:
-            description, _, _, config_peers = configs[name]
+            description, _, config_peers = configs[name]
             log(f"configuration {name}: {description}")
             outcome = run_config(name, sandboxes[name], seeds, config_peers)
             summary = summarise(outcome["per_seed"])

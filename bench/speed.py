@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -34,22 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from ae_anomaly.params import load_params
-from ae_anomaly.sandbox import PROJECT_ROOT, make_sandbox, pipeline_env, update_params
-
-STAGE_DONE = re.compile(r"stage (\w+) done in ([\d.]+) s, peak memory (\d+) MiB")
-FIGURES = re.compile(r"figures: .* took ([\d.]+) s")
-MLFLOW = re.compile(r"mlflow: logging took ([\d.]+) s \(\+([\d.]+) s importing mlflow")
-RUNNING = re.compile(r"Running stage '(\w+)'")
-GENERATED = (
-    "data",
-    "models",
-    "plots",
-    "reports",
-    "metrics",
-    "dvc.lock",
-    "mlflow.db",
-    "mlartifacts",
-)
+from ae_anomaly.runtime import TIMINGS_ENV
+from tooling.pipeline import generated_paths, stage_paths
+from tooling.pipeline import params as read_params
+from tooling.sandbox import PROJECT_ROOT, make_sandbox, pipeline_env, update_params
 
 
 def log(message: str) -> None:
@@ -57,43 +44,43 @@ def log(message: str) -> None:
 
 
 def timed_repro(sandbox: Path) -> dict[str, Any]:
-    """Run ``dvc repro``, timestamping each 'Running stage' line as DVC prints it."""
+    """Run ``dvc repro``; per-stage figures come from the timings record every stage writes."""
+    timings = sandbox.parent / f"timings-{time.monotonic_ns()}.jsonl"
     started = time.perf_counter()
-    process = subprocess.Popen(
+    result = subprocess.run(
         [sys.executable, "-m", "dvc", "repro"],
         cwd=sandbox,
-        env=pipeline_env(PYTHONUNBUFFERED="1"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        env=pipeline_env(**{TIMINGS_ENV: str(timings)}),
+        capture_output=True,
         text=True,
     )
-    starts: list[tuple[str, float]] = []
-    output = []
-    assert process.stdout is not None
-    for line in process.stdout:
-        output.append(line)
-        if match := RUNNING.search(line):
-            starts.append((match.group(1), time.perf_counter() - started))
-    if process.wait() != 0:
-        raise RuntimeError(f"dvc repro failed in {sandbox}:\n{''.join(output[-60:])}")
     total = time.perf_counter() - started
-    text = "".join(output)
-    boundaries = [at for _, at in starts[1:]] + ([total] if starts else [])
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"dvc repro failed in {sandbox}:\n{result.stdout[-4000:]}{result.stderr}"
+        )
+    records = (
+        [json.loads(line) for line in timings.read_text().splitlines()] if timings.exists() else []
+    )
+    timings.unlink(missing_ok=True)
+
+    def phase(prefix: str) -> float:
+        return sum(v for r in records for k, v in r["phases"].items() if k.startswith(prefix))
+
     return {
         "seconds": total,
-        "stages_run": [name for name, _ in starts],
-        "stage_wall": {name: end - at for (name, at), end in zip(starts, boundaries, strict=True)},
-        "stage_self": {m.group(1): float(m.group(2)) for m in STAGE_DONE.finditer(text)},
-        "stage_peak_mib": {m.group(1): int(m.group(3)) for m in STAGE_DONE.finditer(text)},
-        "figures_seconds": sum(float(m.group(1)) for m in FIGURES.finditer(text)),
-        "mlflow_seconds": sum(float(m.group(1)) + float(m.group(2)) for m in MLFLOW.finditer(text)),
+        "stages_run": [r["stage"] for r in records],
+        "stage_wall": {r["stage"]: r["ended_at"] - r["started_at"] for r in records},
+        "stage_self": {r["stage"]: r["seconds"] for r in records},
+        "stage_peak_mib": {r["stage"]: r["peak_mib"] for r in records},
+        "figures_seconds": phase("figures"),
+        "mlflow_seconds": phase("mlflow"),
     }
 
 
 def clean(sandbox: Path) -> None:
     """Back to a fresh clone: no outputs, no DVC cache, no lock, no MLflow store."""
-    for name in GENERATED:
-        path = sandbox / name
+    for path in [*generated_paths(sandbox), sandbox / "mlflow.db", sandbox / "mlartifacts"]:
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     shutil.rmtree(sandbox / ".dvc/cache", ignore_errors=True)
     shutil.rmtree(sandbox / ".dvc/tmp", ignore_errors=True)
@@ -110,15 +97,19 @@ def median_per_stage(runs: Sequence[dict[str, Any]], key: str) -> dict[str, floa
 
 def measure_default(sandbox: Path, repeats: int) -> dict[str, Any]:
     full, noop, histogram, evaluate = [], [], [], []
+    defaults = read_params(sandbox)
+    bins, rows = defaults["histogram_forest"]["bins"], defaults["evaluate"]["heatmap_rows"]
     for repeat in range(repeats):
         clean(sandbox)
         full.append(timed_repro(sandbox))
         noop.append(timed_repro(sandbox))
-        update_params(sandbox, {"histogram_forest": {"bins": 20 + 1 + repeat % 2}})
+        update_params(sandbox, {"histogram_forest": {"bins": bins + 1 + repeat % 2}})
         histogram.append(timed_repro(sandbox))
-        update_params(sandbox, {"evaluate": {"heatmap_rows": 40 + 1 + repeat % 2}})
+        update_params(sandbox, {"evaluate": {"heatmap_rows": rows + 1 + repeat % 2}})
         evaluate.append(timed_repro(sandbox))
-        update_params(sandbox, {"histogram_forest": {"bins": 20}, "evaluate": {"heatmap_rows": 40}})
+        update_params(
+            sandbox, {"histogram_forest": {"bins": bins}, "evaluate": {"heatmap_rows": rows}}
+        )
         log(
             f"default run {repeat + 1}/{repeats}: full {full[-1]['seconds']:.1f} s, no-op "
             f"{noop[-1]['seconds']:.2f} s, bins {histogram[-1]['seconds']:.1f} s "
@@ -138,10 +129,8 @@ def measure_scaled(sandbox: Path, repeats: int) -> list[dict[str, Any]]:
 
 def input_mib(sandbox: Path) -> float:
     """Size of the generated curves (pool + validation), the data every stage works on."""
-    return (
-        sum((sandbox / "data/raw" / name).stat().st_size for name in ("pool.npz", "validation.npz"))
-        / 2**20
-    )
+    paths = stage_paths("generate", sandbox)
+    return (paths["pool"].stat().st_size + paths["validation"].stat().st_size) / 2**20
 
 
 def report(results: dict[str, Any]) -> str:

@@ -2,9 +2,10 @@
 
 from collections.abc import Sequence
 
-from ae_anomaly.cli import load_stage_params, parse_stage_args, run_stage
-from ae_anomaly.detectors import baseline_detectors, fit_and_predict
-from ae_anomaly.io import load_dataset, save_predictions
+from ae_anomaly.detectors.base import fit_and_predict
+from ae_anomaly.runtime import load_stage_params, parse_stage_args, run_stage
+from ae_anomaly.storage import load_dataset, save_predictions
+from ae_anomaly.wiring import baseline_detectors
 
 
 def main(argv: Sequence[str] | None = None) -> None:

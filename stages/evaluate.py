@@ -5,26 +5,19 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ae_anomaly.cli import (
-    background_process,
-    load_stage_params,
-    parse_stage_args,
-    run_stage,
-    timed_call,
-)
-from ae_anomaly.evaluation import results_table
-from ae_anomaly.io import load_arrays, load_columns, load_dataset, load_json, load_predictions
+from ae_anomaly.evaluation import evaluate_models, metrics_payload
 from ae_anomaly.params import flatten
-from ae_anomaly.reporting import (
-    evaluate_models,
+from ae_anomaly.report.outputs import (
     render_figures,
     reports_markdown,
-    scores_payload,
+    write_metrics,
     write_plot_tables,
     write_reports,
-    write_scores,
 )
-from ae_anomaly.tracking import PipelineRecord, log_pipeline_run, repository_root, run_tags
+from ae_anomaly.report.tables import results_table
+from ae_anomaly.runtime import background_work, load_stage_params, parse_stage_args, run_stage
+from ae_anomaly.storage import load_arrays, load_columns, load_dataset, load_json, load_predictions
+from ae_anomaly.tracking import PipelineRecord, pipeline_run, repository_root, run_tags
 
 logger = logging.getLogger(__name__)
 
@@ -33,63 +26,62 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_stage_args(
         __doc__,
         [
-            "validation", "validation_scores", "histograms",
+            "validation", "validation_residuals", "histograms",
             "baseline_predictions", "threshold_predictions", "forest_predictions",
             "model", "loss", "train_summary", "boxplots", "training_figures", "lock_file",
-            "scores", "reports", "roc", "pr", "confusion", "figures",
+            "metrics", "reports", "roc", "pr", "confusion", "figures",
         ],
         argv,
     )  # fmt: skip
     params = load_stage_params(args.params)
     validation = load_dataset(args.validation)
-    predictions = {
+    outputs = {
         **load_predictions(args.baseline_predictions),
         **load_predictions(args.threshold_predictions),
         **load_predictions(args.forest_predictions),
     }
-    evaluations = evaluate_models(validation.y, predictions)
-    scores = scores_payload(evaluations)
+    evaluations = evaluate_models(validation.y, outputs)
+    metrics = metrics_payload(evaluations)
 
     # Figures render in a second process while this one writes the results and logs the run.
-    with background_process() as background:
+    with background_work() as background:
         figures = background.submit(
-            timed_call,
-            "figures: evaluation figures",
+            "figures",
             render_figures,
             args.figures,
             validation.x,
             validation.y,
-            load_arrays(args.validation_scores)["residual"],
+            load_arrays(args.validation_residuals)["residual"],
             load_arrays(args.histograms),
-            predictions,
+            outputs,
             evaluations,
             params.evaluate.example_curves,
             params.evaluate.heatmap_rows,
         )
-        write_scores(args.scores, evaluations)
+        write_metrics(args.metrics, evaluations)
         write_reports(args.reports, evaluations)
-        write_plot_tables(validation.y, predictions, args.roc, args.pr, args.confusion)
-        logger.info("validation results:\n%s", results_table(scores))
+        write_plot_tables(validation.y, outputs, args.roc, args.pr, args.confusion)
+        logger.info("validation results:\n%s", results_table(metrics))
 
         loss = load_columns(args.loss)
         record = PipelineRecord(
             params=flatten(params),
-            scores=scores,
+            metrics=metrics,
             train_loss=loss["train_loss"],
             holdout_loss=loss["holdout_loss"],
             train_summary=load_json(args.train_summary),
             boxplot_dir=Path(args.boxplots),
             # train_ae drew its own figures; the run shows them next to these.
             figure_paths=sorted(Path(args.training_figures).glob("*.png")),
-            pending_figure_paths=figures,
-            artifact_files=[Path(args.scores), Path(args.train_summary)],
+            artifact_files=[Path(args.metrics), Path(args.train_summary)],
             reports_markdown=reports_markdown(evaluations),
             model_path=Path(args.model) if params.evaluate.log_model else None,
             input_example=validation.x[: params.evaluate.example_curves],
             tags=run_tags(Path.cwd(), Path(args.lock_file)),
             run_name=os.environ.get("DVC_EXP_NAME"),
         )
-        log_pipeline_run(record, params.evaluate.mlflow_experiment, repository_root())
+        with pipeline_run(record, params.evaluate.mlflow_experiment, repository_root()) as run:
+            run.log_figures(figures.result())
 
 
 if __name__ == "__main__":

@@ -2,15 +2,22 @@
 
 from collections.abc import Sequence
 
-from ae_anomaly.cli import load_stage_params, parse_stage_args, run_stage
-from ae_anomaly.data import train_test_split_dataset
-from ae_anomaly.io import load_dataset, save_dataset
+from ae_anomaly.data.split import train_test_split_dataset
+from ae_anomaly.runtime import load_stage_params, parse_stage_args, run_stage
+from ae_anomaly.storage import load_dataset, save_dataset
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_stage_args(__doc__, ["pool", "train", "test"], argv)
     params = load_stage_params(args.params)
-    train, test = train_test_split_dataset(load_dataset(args.pool), params.split, params.base.seed)
+    split = params.split
+    train, test = train_test_split_dataset(
+        load_dataset(args.pool),
+        test_size=split.test_size,
+        shuffle=split.shuffle,
+        stratify=split.stratify,
+        seed=params.base.seed,
+    )
     save_dataset(args.train, train)
     save_dataset(args.test, test)
 

@@ -2,53 +2,39 @@
 
 from collections.abc import Sequence
 
-from ae_anomaly.autoencoder import (
-    Autoencoder,
-    AutoencoderConfig,
-    save_autoencoder,
-    seed_everything,
-    select_device,
-    split_holdout,
-    train_autoencoder,
-)
-from ae_anomaly.cli import load_stage_params, parse_stage_args, run_stage, timed
-from ae_anomaly.data import NORMAL, Dataset
-from ae_anomaly.io import load_dataset, save_arrays, save_columns, save_dataset, save_json
-from ae_anomaly.plotting import epochs_to_plot, save_error_boxplots, training_figures
+from ae_anomaly.autoencoder import Autoencoder, save_autoencoder, select_device
+from ae_anomaly.report.figures import epochs_to_plot, save_error_boxplots, training_figures
+from ae_anomaly.runtime import load_stage_params, parse_stage_args, run_stage, timed
+from ae_anomaly.storage import load_dataset, save_arrays, save_columns, save_dataset, save_json
+from ae_anomaly.training import seed_everything, split_holdout, train_autoencoder
+from ae_anomaly.types import NORMAL, Dataset
+from ae_anomaly.wiring import autoencoder_config, training_config
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_stage_args(
         __doc__,
-        [
-            "train",
-            "test",
-            "model",
-            "holdout",
-            "test_errors",
-            "loss",
-            "summary",
-            "boxplots",
-            "figures",
-        ],
+        ["train", "test", "model", "holdout", "test_errors", "loss", "summary", "boxplots",
+         "figures"],
         argv,
-    )
+    )  # fmt: skip
     params = load_stage_params(args.params)
     config, seed = params.train_ae, params.base.seed
     train, test = load_dataset(args.train), load_dataset(args.test)
 
-    normal = train.x[train.y == NORMAL]
+    normal = train.normal
     fit_rows, holdout_rows = split_holdout(len(normal), config.holdout_fraction, seed)
     seed_everything(seed)
     device = select_device(config.device)
-    model = Autoencoder(AutoencoderConfig.from_params(train.x.shape[1], config))
+    model = Autoencoder(autoencoder_config(train.x.shape[1], config))
     history = train_autoencoder(
-        model, normal[fit_rows], normal[holdout_rows], test.x, config, seed, device
+        model, normal[fit_rows], normal[holdout_rows], test.x, training_config(config), seed, device
     )
 
     save_autoencoder(args.model, model)
-    holdout = normal[holdout_rows]
-    save_dataset(args.holdout, Dataset(holdout, train.y[train.y == NORMAL][holdout_rows]))
+    save_dataset(
+        args.holdout, Dataset(normal[holdout_rows], train.y[train.y == NORMAL][holdout_rows])
+    )
     errors = history.monitor_errors_array()
     save_arrays(args.test_errors, {"errors": errors, "y": test.y})
     epochs = list(range(1, history.epochs_run + 1))
@@ -61,9 +47,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         history.summary(device=str(device), n_train=len(fit_rows), n_holdout=len(holdout_rows)),
     )
     plotted = epochs_to_plot(history.epochs_run, config.boxplot_every_n_epochs)
-    with timed(f"figures: {len(plotted)} boxplots"):
+    with timed("figures"):
         save_error_boxplots(errors, test.y, plotted, args.boxplots)
-    with timed("figures: training figures"):
         training_figures(args.figures, history.train_loss, history.holdout_loss, errors, test.y)
 
 

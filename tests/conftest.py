@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ae_anomaly.data import Dataset, generate_dataset
 from ae_anomaly.params import Params, load_params
+from ae_anomaly.types import Dataset
+from ae_anomaly.wiring import bump_curves
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,4 +23,4 @@ def default_params() -> Params:
 def small_dataset(default_params: Params) -> Dataset:
     """80 normal + 20 anomalous curves of 64 points."""
     generate = default_params.generate.model_copy(update={"sample_size": 64})
-    return generate_dataset(80, 20, generate, np.random.default_rng(0))
+    return bump_curves(generate).dataset(80, 20, np.random.default_rng(0))

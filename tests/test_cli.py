@@ -1,51 +1,55 @@
-"""What every stage shares: background work, timing lines, peak memory."""
+"""The installed console command: ``results`` and ``preset``."""
 
 from __future__ import annotations
 
-import logging
-import os
+import json
+from pathlib import Path
 
-import numpy as np
-import pytest
+from ae_anomaly.cli import main, preset_arguments
+from ae_anomaly.models import MODEL_NAMES
+from tests.conftest import REPO_ROOT
 
-from ae_anomaly.cli import background_process, peak_memory_mib, timed_call
-
-
-def _pid_and_sum(values: np.ndarray) -> tuple[int, float]:
-    return os.getpid(), float(values.sum())
-
-
-def _fail() -> None:
-    raise ValueError("broken figure")
-
-
-def _hold_mib(mib: int) -> int:
-    block = np.ones(mib * 2**20, dtype=np.uint8)
-    return int(block[::4096].sum())
+METRICS = {
+    name: {
+        "f1_anomaly": 0.5, "f1_macro": 0.6, "precision": 0.7,
+        "recall": 0.4, "roc_auc": 0.8, "average_precision": 0.9,
+    }
+    for name in MODEL_NAMES
+}  # fmt: skip
 
 
-def test_background_work_runs_in_another_process_and_returns_its_result():
-    with background_process() as background:
-        pid, total = background.submit(_pid_and_sum, np.arange(4.0)).result()
-    assert pid != os.getpid()
-    assert total == 6.0
+def test_results_prints_the_table_and_writes_a_summary(tmp_path: Path, capsys):
+    (tmp_path / "validation.json").write_text(json.dumps(METRICS))
+    (tmp_path / "figures/train_ae").mkdir(parents=True)  # each stage draws in its own folder
+    (tmp_path / "figures/train_ae/ae_loss.png").write_bytes(b"png")
+    status = main([
+        "results", str(tmp_path / "validation.json"), "--markdown", str(tmp_path / "out/s.md"),
+        "--figures", str(tmp_path / "figures"),
+    ])  # fmt: skip
+    assert status == 0
+    assert "| ae_threshold | 0.500 | - |" in capsys.readouterr().out
+    assert "Autoencoder loss per epoch" in (tmp_path / "out/s.md").read_text()
 
 
-def test_a_failure_in_background_work_reaches_the_stage():
-    with background_process() as background, pytest.raises(ValueError, match="broken figure"):
-        background.submit(_fail).result()
+def test_results_reports_a_missing_run(tmp_path: Path, capsys):
+    assert main(["results", str(tmp_path / "nothing.json")]) == 1
+    assert "run `dvc repro` first" in capsys.readouterr().err
 
 
-def test_peak_memory_counts_a_finished_background_worker():
-    before = peak_memory_mib()
-    with background_process() as background:
-        background.submit(_hold_mib, int(before) + 300).result()
-    assert peak_memory_mib() >= before + 300
+def test_preset_prints_one_override_per_key_of_the_preset(capsys):
+    arguments = preset_arguments(REPO_ROOT / "presets/article.yaml", REPO_ROOT / "params.yaml")
+    pairs = dict(value.split("=", 1) for value in arguments[1::2])
+    assert set(arguments[::2]) == {"-S"}
+    assert pairs["train_ae.hidden_sizes"] == "[128,64,16]"
+    assert pairs["histogram_forest.range"] == "[-0.3,0.3]"
+    assert pairs["histogram_forest.class_weight"] == "null"
+    assert pairs["train_ae.lr_schedule"] == '"constant"'
+    assert "generate.pool_normal" not in pairs  # only what differs
 
 
-def test_timed_call_returns_the_value_and_logs_the_line_benchmarks_read(
-    caplog: pytest.LogCaptureFixture,
-):
-    with caplog.at_level(logging.INFO, logger="ae_anomaly"):
-        assert timed_call("figures: demo", sum, [1, 2, 3]) == 6
-    assert any(record.getMessage().startswith("figures: demo took ") for record in caplog.records)
+def test_preset_with_a_bad_value_exits_2_naming_the_key(tmp_path: Path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("histogram_forest:\n  bins: 0\n")
+    params = str(REPO_ROOT / "params.yaml")
+    assert main(["preset", str(bad), "--params", params]) == 2
+    assert "histogram_forest.bins" in capsys.readouterr().err

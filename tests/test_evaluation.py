@@ -1,22 +1,25 @@
+import math
+
 import numpy as np
 import pytest
 
-from ae_anomaly.data import Predictions
-from ae_anomaly.evaluation import MODEL_NAMES, evaluate_detector, results_table
-from ae_anomaly.reporting import evaluate_models, reports_markdown
+from ae_anomaly.evaluation import (
+    METRIC_NAMES,
+    NOT_FITTED_STATUS,
+    evaluate_detector,
+    evaluate_models,
+    metrics_payload,
+    precision_recall_points,
+    roc_points,
+)
+from ae_anomaly.models import MODEL_NAMES
+from ae_anomaly.types import NotFitted, Predictions
 
 
 def test_perfect_detector_scores_one():
     y = np.array([0, 0, 1, 1])
     evaluation = evaluate_detector(y, np.array([0.1, 0.2, 0.8, 0.9]), y)
-    assert evaluation.metrics == {
-        "f1_anomaly": 1.0,
-        "f1_macro": 1.0,
-        "precision": 1.0,
-        "recall": 1.0,
-        "roc_auc": 1.0,
-        "average_precision": 1.0,
-    }
+    assert evaluation.metrics == dict.fromkeys(METRIC_NAMES, 1.0)
     assert evaluation.confusion.tolist() == [[2, 0], [0, 2]]
     assert "anomaly" in evaluation.report
 
@@ -28,14 +31,32 @@ def test_scores_rank_anomalies_high_not_low():
     assert inverted.metrics["f1_anomaly"] == 0.0
 
 
-def test_every_model_must_be_present_and_table_lists_article_figures():
+def test_threshold_free_metrics_are_nan_without_both_classes():
+    y = np.zeros(4, dtype=int)
+    evaluation = evaluate_detector(y, np.array([0.1, 0.2, 0.3, 0.4]), np.array([0, 0, 0, 1]))
+    assert math.isnan(evaluation.metrics["roc_auc"])
+    assert math.isnan(evaluation.metrics["average_precision"])
+
+
+def test_every_model_is_evaluated_in_order_and_not_fitted_ones_are_kept():
     y = np.array([0, 1])
-    predictions = {name: Predictions(np.array([0.0, 1.0]), y) for name in MODEL_NAMES[:-1]}
+    outputs = {name: Predictions(np.array([0.0, 1.0]), y) for name in MODEL_NAMES[:-1]}
     with pytest.raises(ValueError, match="histogram_forest"):
-        evaluate_models(y, predictions)
-    predictions["histogram_forest"] = Predictions(np.array([0.0, 1.0]), y)
-    evaluations = evaluate_models(y, predictions)
+        evaluate_models(y, outputs)
+    outputs["histogram_forest"] = NotFitted("no anomalies to learn from")
+    evaluations = evaluate_models(y, outputs)
     assert list(evaluations) == list(MODEL_NAMES)
-    table = results_table({name: e.metrics for name, e in evaluations.items()})
-    assert "| histogram_forest | 1.000 | 0.88 |" in table
-    assert "## ae_threshold" in reports_markdown(evaluations)
+    payload = metrics_payload(evaluations)
+    assert payload["histogram_forest"] == {
+        "status": NOT_FITTED_STATUS,
+        "reason": "no anomalies to learn from",
+    }
+    assert set(payload["ae_threshold"]) == set(METRIC_NAMES)
+
+
+def test_curve_points():
+    y, scores = np.array([0, 1, 0, 1]), np.array([0.1, 0.9, 0.4, 0.3])
+    roc = roc_points(y, scores)
+    assert roc["fpr"][0] == 0 and roc["tpr"][-1] == 1
+    pr = precision_recall_points(y, scores)
+    assert set(pr) == {"recall", "precision"}

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from ae_anomaly.features import (
-    difference_scores,
+    learned_histogram_range,
     reconstruction_errors,
+    residuals,
     row_histograms,
     transform_residuals,
 )
@@ -29,21 +30,28 @@ def test_row_histograms_validate_input():
         row_histograms(np.zeros((2, 5)), 3, (1, 1))
 
 
-def test_difference_scores_is_x_minus_reconstruction():
+def test_residuals_are_x_minus_reconstruction():
     x = np.array([[1.0, 2.0], [3.0, 4.0]])
-    np.testing.assert_array_equal(difference_scores(x, x * 0.5), x * 0.5)
+    np.testing.assert_array_equal(residuals(x, x * 0.5), x * 0.5)
     with pytest.raises(ValueError, match="shape"):
-        difference_scores(x, x[:1])
+        residuals(x, x[:1])
 
 
 def test_reconstruction_errors():
-    residuals = np.array([[0.0, 0.2, -0.4], [0.1, 0.1, 0.1]])
-    np.testing.assert_allclose(reconstruction_errors(residuals, "mse"), [0.2 / 3, 0.01])
-    np.testing.assert_allclose(reconstruction_errors(residuals, "max_abs"), [0.4, 0.1])
+    values = np.array([[0.0, 0.2, -0.4], [0.1, 0.1, 0.1]])
+    np.testing.assert_allclose(reconstruction_errors(values, "mse"), [0.2 / 3, 0.01])
+    np.testing.assert_allclose(reconstruction_errors(values, "max_abs"), [0.4, 0.1])
 
 
 def test_transform_residuals():
-    residuals = np.array([[-0.5, 0.25]])
-    np.testing.assert_array_equal(transform_residuals(residuals, "signed"), residuals)
-    np.testing.assert_array_equal(transform_residuals(residuals, "absolute"), [[0.5, 0.25]])
-    np.testing.assert_array_equal(transform_residuals(residuals, "squared"), [[0.25, 0.0625]])
+    values = np.array([[-0.5, 0.25]])
+    np.testing.assert_array_equal(transform_residuals(values, "signed"), values)
+    np.testing.assert_array_equal(transform_residuals(values, "absolute"), [[0.5, 0.25]])
+    np.testing.assert_array_equal(transform_residuals(values, "squared"), [[0.25, 0.0625]])
+
+
+def test_learned_range_is_symmetric_for_signed_and_from_zero_for_folded_residuals():
+    values = np.array([[-0.2, 0.0, 0.1], [0.05, 0.4, -0.1]])
+    assert learned_histogram_range(values, "signed", 1.0) == pytest.approx((-0.4, 0.4))
+    assert learned_histogram_range(values, "absolute", 1.0) == pytest.approx((0.0, 0.4))
+    assert learned_histogram_range(np.zeros((2, 3)), "absolute", 1.0) == (0.0, 1.0)

@@ -3,7 +3,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ae_anomaly.params import ParamsError, flatten, load_params, parse_params
+from ae_anomaly.params import (
+    ParamsError,
+    flatten,
+    load_params,
+    load_preset,
+    parse_params,
+    redundant_preset_keys,
+)
 from tests.conftest import REPO_ROOT
 
 
@@ -94,9 +101,9 @@ def test_flatten_gives_dotted_keys(default_params):
     assert flat["generate.x_range"] == [0.0, 1.0]
 
 
-def test_article_preset_is_the_article_protocol():
-    """presets/article.yaml must stay the article's settings (NOTES.md), whatever our defaults."""
-    article = load_params(REPO_ROOT / "presets/article.yaml")
+def test_article_preset_gives_the_articles_settings():
+    """presets/article.yaml on top of params.yaml must be the article's settings (NOTES.md)."""
+    _, article = load_preset(REPO_ROOT / "presets/article.yaml", REPO_ROOT / "params.yaml")
     assert article.train_ae.hidden_sizes == [128, 64, 16] and article.train_ae.latent_dim == 4
     assert (article.train_ae.epochs, article.train_ae.batch_size, article.train_ae.lr) == (
         100,
@@ -105,27 +112,31 @@ def test_article_preset_is_the_article_protocol():
     )
     assert article.train_ae.weight_decay == 1e-5 and article.train_ae.output_activation == "same"
     assert article.histogram_forest.bins == 10 and article.histogram_forest.range == (-0.3, 0.3)
-    assert article.histogram_forest.histogram_forest.n_estimators == 10
-    assert article.histogram_forest.difference_forest.max_features == 100
+    assert article.histogram_forest.n_estimators == 10
+    assert article.difference_forest.max_features == 100
     assert article.baselines.isolation_forest.max_features == 100
     assert article.split.test_size == 0.2 and not article.split.stratify
 
 
+def test_presets_hold_only_what_differs_from_params_yaml():
+    for preset in sorted((REPO_ROOT / "presets").glob("*.yaml")):
+        assert redundant_preset_keys(preset, REPO_ROOT / "params.yaml") == [], preset.name
+
+
 def test_defaults_keep_the_article_data_protocol(default_params):
     """Our improvements are fair only if the data, split and validation set are the article's."""
-    article = load_params(REPO_ROOT / "presets/article.yaml")
-    assert default_params.generate == article.generate
-    assert default_params.split == article.split
-    assert default_params.baselines == article.baselines
+    overrides, _ = load_preset(REPO_ROOT / "presets/article.yaml", REPO_ROOT / "params.yaml")
+    assert not any(key.startswith(("generate.", "split.", "baselines.")) for key in overrides)
 
 
-def test_preset_becomes_dvc_overrides():
-    from ae_anomaly.presets import override_arguments
-
-    arguments = override_arguments(REPO_ROOT / "presets/article.yaml")
-    pairs = dict(value.split("=", 1) for value in arguments[1::2])
-    assert set(arguments[::2]) == {"-S"}
-    assert pairs["train_ae.hidden_sizes"] == "[128,64,16]"
-    assert pairs["histogram_forest.range"] == "[-0.3,0.3]"
-    assert pairs["baselines.one_class_svm.nu"] == "null"
-    assert pairs["train_ae.activation"] == '"leaky_relu"'
+def test_a_preset_is_validated_by_the_same_schema(tmp_path: Path):
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("train_ae:\n  epoch: 3\n")
+    with pytest.raises(ParamsError, match=r"train_ae\.epoch: unknown key"):
+        load_preset(typo, REPO_ROOT / "params.yaml")
+    redundant = tmp_path / "redundant.yaml"
+    redundant.write_text("train_ae:\n  epochs: 500\n  lr: 0.003\n  batch_size: 64\n")
+    assert redundant_preset_keys(redundant, REPO_ROOT / "params.yaml") == [
+        "train_ae.epochs",
+        "train_ae.lr",
+    ]

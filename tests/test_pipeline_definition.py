@@ -1,40 +1,32 @@
-"""``dvc.yaml`` must list, for every stage, exactly the package modules its script imports.
-
-A missing module means editing it would not rerun the stage (stale results); an extra one
-means needless reruns. Imports are followed transitively, including function-local ones.
-"""
-
-import ast
-from pathlib import Path
+"""``dvc.yaml`` must match the code: each stage's deps are exactly the package modules its
+script uses (function by function, see ``tooling/imports.py``), and the plots section is the
+one generated from the list of models."""
 
 import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
+from tooling import dvc_plots
+from tooling.imports import StageImports
 
 STAGES = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
 
 
-def _package_modules(path: Path, seen: set[str]) -> set[str]:
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-        elif isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        else:
-            continue
-        for name in names:
-            module = Path(*name.split(".")).with_suffix(".py")
-            known = module.as_posix() in seen
-            if name.startswith("ae_anomaly") and (REPO_ROOT / module).is_file() and not known:
-                seen.add(module.as_posix())
-                _package_modules(REPO_ROOT / module, seen)
-    return seen
-
-
 @pytest.mark.parametrize("stage", sorted(STAGES))
-def test_stage_deps_are_exactly_the_modules_it_imports(stage: str):
-    imported = _package_modules(REPO_ROOT / f"stages/{stage}.py", set())
+def test_stage_deps_are_exactly_the_modules_it_uses(stage: str):
+    used = StageImports().of_script(REPO_ROOT / f"stages/{stage}.py")
     declared = {dep for dep in STAGES[stage]["deps"] if dep.startswith("ae_anomaly/")}
-    assert declared == imported
+    assert declared == used, f"missing: {sorted(used - declared)}, extra: {sorted(declared - used)}"
     assert f"stages/{stage}.py" in STAGES[stage]["deps"]
+
+
+def test_no_stage_depends_on_code_it_does_not_run():
+    """The two boundaries the layering exists for (DVC reruns are per module)."""
+    assert "ae_anomaly/features.py" not in STAGES["baselines"]["deps"]
+    generator = "ae_anomaly/data/synthetic.py"
+    assert [name for name, stage in STAGES.items() if generator in stage["deps"]] == ["generate"]
+
+
+def test_plots_section_is_generated_from_the_models():
+    _, section = dvc_plots.split_dvc_yaml((REPO_ROOT / "dvc.yaml").read_text())
+    assert section == dvc_plots.plots_section(), "run `python -m tooling.dvc_plots`"

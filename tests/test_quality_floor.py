@@ -10,22 +10,21 @@ import numpy as np
 import pytest
 import torch
 
-from ae_anomaly.autoencoder import (
-    Autoencoder,
-    AutoencoderConfig,
-    reconstruct,
-    seed_everything,
-    split_holdout,
-    train_autoencoder,
-)
-from ae_anomaly.data import NORMAL, generate_pool_and_validation, train_test_split_dataset
-from ae_anomaly.detectors import (
-    ReconstructionThresholdDetector,
-    fit_and_predict,
-    residual_detectors,
-)
+from ae_anomaly.autoencoder import Autoencoder, reconstruct
+from ae_anomaly.data.split import train_test_split_dataset
+from ae_anomaly.data.synthetic import pool_and_validation
+from ae_anomaly.detectors.base import fit_and_predict
 from ae_anomaly.evaluation import evaluate_detector
-from ae_anomaly.features import difference_scores
+from ae_anomaly.features import residuals
+from ae_anomaly.training import seed_everything, split_holdout, train_autoencoder
+from ae_anomaly.wiring import (
+    ae_threshold,
+    autoencoder_config,
+    bump_curves,
+    difference_forest,
+    histogram_forest,
+    training_config,
+)
 
 SEED = 7
 
@@ -37,45 +36,47 @@ def small_run(default_params):
     Measured when written (seed 7): histogram forest ROC-AUC 0.986 / F1 0.94, ae_threshold
     ROC-AUC 0.93, difference forest ROC-AUC 0.87; the floors leave room for platform noise.
     """
-    generate = default_params.generate.model_copy(
-        update={
-            "pool_normal": 1000,
-            "pool_anomalous": 100,
-            "validation_normal": 60,
-            "validation_anomalous": 60,
-        }
-    )
     training = default_params.train_ae.model_copy(update={"epochs": 60})
-    pool, validation = generate_pool_and_validation(generate, SEED)
-    train, test = train_test_split_dataset(pool, default_params.split, SEED)
-    normal = train.x[train.y == NORMAL]
+    pool, validation = pool_and_validation(
+        bump_curves(default_params.generate), (1000, 100), (60, 60), SEED
+    )
+    split = default_params.split
+    train, test = train_test_split_dataset(
+        pool, split.test_size, split.shuffle, split.stratify, SEED
+    )
+    normal = train.normal
     fit_rows, holdout_rows = split_holdout(len(normal), training.holdout_fraction, SEED)
     seed_everything(SEED)
-    model = Autoencoder(AutoencoderConfig.from_params(train.x.shape[1], training))
+    model = Autoencoder(autoencoder_config(train.x.shape[1], training))
     cpu = torch.device("cpu")
     train_autoencoder(
-        model, normal[fit_rows], normal[holdout_rows], test.x[:4], training, SEED, cpu
+        model,
+        normal[fit_rows],
+        normal[holdout_rows],
+        test.x[:4],
+        training_config(training),
+        SEED,
+        cpu,
     )
 
-    def residuals(x: np.ndarray) -> np.ndarray:
-        return difference_scores(x, reconstruct(model, x, cpu, batch_size=512))
+    def residuals_of(x: np.ndarray) -> np.ndarray:
+        return residuals(x, reconstruct(model, x, cpu, batch_size=512))
 
-    threshold = default_params.difference_scores.threshold
-    detector = ReconstructionThresholdDetector(
-        threshold.error, threshold.quantile, threshold.margin
-    )
-    detector.fit(residuals(normal[holdout_rows]))
-    validation_residuals = residuals(validation.x)
+    detector = ae_threshold(default_params.ae_threshold).fit(residuals_of(normal[holdout_rows]))
+    validation_residuals = residuals_of(validation.x)
     results = {
         "ae_threshold": evaluate_detector(
             validation.y,
-            detector.score_samples(validation_residuals),
+            detector.decision_function(validation_residuals),
             detector.predict(validation_residuals),
         ).metrics
     }
-    forests = residual_detectors(default_params.histogram_forest, SEED)
+    forests = {
+        "histogram_forest": histogram_forest(default_params.histogram_forest, SEED),
+        "difference_forest": difference_forest(default_params.difference_forest, SEED),
+    }
     for name, prediction in fit_and_predict(
-        forests, residuals(test.x), test.y, validation_residuals
+        forests, residuals_of(test.x), test.y, validation_residuals
     ).items():
         results[name] = evaluate_detector(validation.y, prediction.score, prediction.label).metrics
     return results

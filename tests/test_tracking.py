@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from concurrent.futures import Future
 from pathlib import Path
 
 import mlflow
@@ -14,17 +12,17 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
-from ae_anomaly.autoencoder import Autoencoder, AutoencoderConfig, save_autoencoder
+from ae_anomaly.autoencoder import Autoencoder, save_autoencoder
 from ae_anomaly.tracking import (
     PipelineRecord,
     TrackingUnavailableError,
     check_reachable,
-    flatten_scores,
-    log_pipeline_run,
+    pipeline_run,
     repository_root,
     run_tags,
     tracking_uri,
 )
+from ae_anomaly.wiring import autoencoder_config
 
 
 @pytest.fixture
@@ -41,7 +39,10 @@ def _record(tmp_path: Path, **overrides) -> PipelineRecord:
         (boxplots / f"epoch_{epoch:03d}.png").write_bytes(b"png")
     fields = {
         "params": {"train_ae.epochs": 3, "histogram_forest.range": None},
-        "scores": {"histogram_forest": {"f1_anomaly": 0.9, "roc_auc": 0.99}},
+        "metrics": {
+            "histogram_forest": {"f1_anomaly": 0.9, "roc_auc": 0.99},
+            "random_forest": {"status": "not fitted", "reason": "no anomaly labels"},
+        },
         "train_loss": [0.3, 0.2, 0.1],
         "holdout_loss": [0.35, 0.25, 0.15],
         "train_summary": {"best_epoch": 3, "device": "cpu"},
@@ -49,6 +50,11 @@ def _record(tmp_path: Path, **overrides) -> PipelineRecord:
         "tags": {"dvc.exp_name": "exp-1"},
     }
     return PipelineRecord(**(fields | overrides))
+
+
+def log_pipeline_run(record: PipelineRecord, experiment: str, root: Path) -> str:
+    with pipeline_run(record, experiment, root) as run:
+        return run.run_id
 
 
 def test_one_complete_finished_run(store: Path):
@@ -63,6 +69,8 @@ def test_one_complete_finished_run(store: Path):
     history = client.get_metric_history(run_id, "train_ae.holdout_loss")
     assert [(m.step, m.value) for m in history] == [(1, 0.35), (2, 0.25), (3, 0.15)]
     assert run.data.tags["dvc.exp_name"] == "exp-1"
+    assert run.data.tags["random_forest.status"] == "not fitted"
+    assert not any(key.startswith("random_forest.") for key in run.data.metrics)
     boxplots = [a.path for a in client.list_artifacts(run_id, "boxplots")]
     assert boxplots == [
         "boxplots/epoch_001.png",
@@ -82,21 +90,22 @@ def test_a_failure_while_logging_ends_the_run_failed(store: Path):
     assert [run.info.status for run in runs] == ["FAILED"]
 
 
-def test_figures_still_rendering_are_waited_for_and_logged(store: Path):
+def test_figures_logged_after_the_record_land_in_the_same_run(store: Path):
     figure = store / "roc_pr.png"
     figure.write_bytes(b"png")
-    pending: Future[list[Path]] = Future()
-    threading.Timer(0.2, pending.set_result, [[figure]]).start()
-    run_id = log_pipeline_run(_record(store, pending_figure_paths=pending), "unit", store)
-    figures = [a.path for a in MlflowClient(tracking_uri(store)).list_artifacts(run_id, "figures")]
-    assert figures == ["figures/roc_pr.png"]
+    with pipeline_run(_record(store), "unit", store) as run:
+        run.log_figures([figure])
+    client = MlflowClient(tracking_uri(store))
+    assert [a.path for a in client.list_artifacts(run.run_id, "figures")] == ["figures/roc_pr.png"]
+    assert client.get_run(run.run_id).info.status == "FINISHED"
 
 
-def test_figures_that_failed_to_render_end_the_run_failed(store: Path):
-    pending: Future[list[Path]] = Future()
-    pending.set_exception(RuntimeError("figure rendering failed"))
-    with pytest.raises(RuntimeError, match="figure rendering failed"):
-        log_pipeline_run(_record(store, pending_figure_paths=pending), "unit", store)
+def test_a_failure_after_the_record_ends_the_run_failed(store: Path):
+    with (
+        pytest.raises(RuntimeError, match="figure rendering failed"),
+        pipeline_run(_record(store), "unit", store),
+    ):
+        raise RuntimeError("figure rendering failed")
     runs = MlflowClient(tracking_uri(store)).search_runs(
         [mlflow.get_experiment_by_name("unit").experiment_id]
     )
@@ -104,7 +113,7 @@ def test_figures_that_failed_to_render_end_the_run_failed(store: Path):
 
 
 def test_model_is_logged_with_signature_and_example(store: Path, default_params):
-    config = AutoencoderConfig.from_params(16, default_params.train_ae)
+    config = autoencoder_config(16, default_params.train_ae)
     save_autoencoder(store / "ae.pt", Autoencoder(config))
     record = _record(store, model_path=store / "ae.pt", input_example=np.zeros((2, 16), np.float32))
     run_id = log_pipeline_run(record, "unit", store)
@@ -119,7 +128,7 @@ def test_model_is_logged_with_signature_and_example(store: Path, default_params)
 
 
 def test_an_unchanged_checkpoint_is_linked_not_logged_again(store: Path, default_params):
-    config = AutoencoderConfig.from_params(16, default_params.train_ae)
+    config = autoencoder_config(16, default_params.train_ae)
     save_autoencoder(store / "ae.pt", Autoencoder(config))
     record = _record(store, model_path=store / "ae.pt", input_example=np.zeros((2, 16), np.float32))
     first = log_pipeline_run(record, "unit", store)
@@ -170,7 +179,3 @@ def test_tags_name_commit_dirtiness_and_lock_digest(
     assert len(tags["git.commit"]) == 40 and tags["git.dirty"] in {"true", "false"}
     assert tags["dvc.exp_name"] == "sweep-1" and tags["dvc.baseline_rev"] == "abc123"
     assert len(tags["dvc.lock_sha256"]) == 64
-
-
-def test_flatten_scores():
-    assert flatten_scores({"m": {"f1_anomaly": 0.5}}) == {"m.f1_anomaly": 0.5}

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ae_anomaly.sandbox import dvc, make_sandbox, pipeline_env, run, stages_run, update_params
+from tooling.sandbox import dvc, make_sandbox, pipeline_env, run, stages_run, update_params
 
 __all__ = ["dvc", "make_repo", "pipeline_env", "run", "stages_run", "update_params"]
 

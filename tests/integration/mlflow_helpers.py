@@ -28,13 +28,13 @@ def runs_of(repo: Path) -> list[Run]:
 
 
 def assert_run_is_complete(
-    repo: Path, run: Run, params: dict | None = None, scores: dict | None = None
+    repo: Path, run: Run, params: dict | None = None, metrics: dict | None = None
 ) -> None:
     """A run mirrors a pipeline state (by default the workspace's): params, losses, boxplots,
     every model's metrics, reports, the logged model and provenance tags."""
     client = client_for(repo)
     params = params or yaml.safe_load((repo / "params.yaml").read_text())
-    scores = scores or json.loads((repo / "metrics/scores.json").read_text())
+    metrics = metrics or json.loads((repo / "metrics/validation.json").read_text())
     epochs = params["train_ae"]["epochs"]
     assert run.info.status == "FINISHED"
     assert run.data.params["train_ae.epochs"] == str(epochs)
@@ -49,8 +49,8 @@ def assert_run_is_complete(
     assert "figures/roc_pr.png" in figures and "figures/confusion_matrices.png" in figures
     results = {artifact.path for artifact in client.list_artifacts(run.info.run_id, "results")}
     assert "results/classification_reports.md" in results
-    for model, metrics in scores.items():
-        for name, value in metrics.items():
+    for model, values in metrics.items():
+        for name, value in values.items():
             logged = run.data.metrics[f"{model}.{name}"]
             assert logged == value or (math.isnan(logged) and math.isnan(value)), (model, name)
     for tag in ("git.commit", "git.dirty", "dvc.lock_sha256"):

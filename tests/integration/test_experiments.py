@@ -75,8 +75,8 @@ def test_parallel_queued_sweep_gives_experiments_and_complete_mlflow_runs(repo_c
     experiments = _experiments(repo)
     assert sorted(e["params"]["train_ae"]["latent_dim"] for e in experiments.values()) == [2, 8]
     for experiment in experiments.values():
-        scores = experiment["metrics"]["metrics/scores.json"]
-        assert set(scores) >= {"histogram_forest", "ae_threshold", "one_class_svm"}
+        metrics = experiment["metrics"]["metrics/validation.json"]
+        assert set(metrics) >= {"histogram_forest", "ae_threshold", "one_class_svm"}
 
     runs = runs_of(repo)[runs_before:]
     assert sorted(r.data.tags["dvc.exp_name"] for r in runs) == sorted(experiments)
@@ -89,7 +89,7 @@ def test_parallel_queued_sweep_gives_experiments_and_complete_mlflow_runs(repo_c
             repo,
             mlflow_run,
             params=experiment["params"],
-            scores=experiment["metrics"]["metrics/scores.json"],
+            metrics=experiment["metrics"]["metrics/validation.json"],
         )
     assert not list((repo / ".dvc/tmp/exps").glob("**/mlflow.db")), (
         "runs must land in the main store"
@@ -118,7 +118,7 @@ def test_plots_show_writes_html_with_loss_roc_and_pr(reproduced_repo: Path, tmp_
 def test_metrics_are_declared_for_dvc(reproduced_repo: Path):
     shown = json.loads(dvc(reproduced_repo, "metrics", "show", "--json").stdout)
     metrics = shown[""]["data"]  # DVC keys the workspace as ""
-    assert "histogram_forest" in metrics["metrics/scores.json"]["data"]
+    assert "histogram_forest" in metrics["metrics/validation.json"]["data"]
     assert "best_holdout_loss" in metrics["metrics/train_ae.json"]["data"]
     stages = yaml.safe_load((reproduced_repo / "dvc.yaml").read_text())["stages"]
-    assert "metrics/scores.json" in json.dumps(stages["evaluate"]["metrics"])
+    assert "metrics/validation.json" in json.dumps(stages["evaluate"]["metrics"])

@@ -78,7 +78,7 @@ def mlflow_ui(repo: Path, log: Path) -> Iterator[str]:
 def test_run_page_shows_f1_and_a_boxplot(reproduced_repo: Path, tmp_path: Path):
     run = runs_of(reproduced_repo)[0]
     experiment_id, run_id = run.info.experiment_id, run.info.run_id
-    f1 = json.loads((reproduced_repo / "metrics/scores.json").read_text())["histogram_forest"][
+    f1 = json.loads((reproduced_repo / "metrics/validation.json").read_text())["histogram_forest"][
         "f1_anomaly"
     ]
     with (

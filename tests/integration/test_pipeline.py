@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ae_anomaly.evaluation import METRIC_NAMES, MODEL_NAMES
+from ae_anomaly.evaluation import METRIC_NAMES
+from ae_anomaly.models import MODEL_NAMES
 from tests.integration.conftest import dvc, make_repo, stages_run, update_params
 
 pytestmark = pytest.mark.integration
@@ -19,8 +20,8 @@ ALL_STAGES = [
     "split",
     "baselines",
     "train_ae",
-    "difference_scores",
-    "histogram_forest",
+    "residuals",
+    "detector",
     "evaluate",
 ]
 
@@ -35,12 +36,12 @@ def _lock_outs(repo: Path) -> dict[str, str]:
     }
 
 
-def test_full_repro_writes_scores_for_every_model(reproduced_repo: Path):
-    scores = json.loads((reproduced_repo / "metrics/scores.json").read_text())
-    assert list(scores) == list(MODEL_NAMES)
-    for model, metrics in scores.items():
-        assert set(metrics) == set(METRIC_NAMES), model
-        assert all(0 <= value <= 1 for value in metrics.values() if not math.isnan(value)), model
+def test_full_repro_writes_metrics_for_every_model(reproduced_repo: Path):
+    metrics = json.loads((reproduced_repo / "metrics/validation.json").read_text())
+    assert list(metrics) == list(MODEL_NAMES)
+    for model, values in metrics.items():
+        assert set(values) == set(METRIC_NAMES), model
+        assert all(0 <= value <= 1 for value in values.values() if not math.isnan(value)), model
     report = (reproduced_repo / "reports/classification_reports.md").read_text()
     assert "## histogram_forest" in report and "precision" in report
     assert sorted(p.name for p in (reproduced_repo / "plots/boxplots").iterdir()) == [
@@ -69,10 +70,10 @@ def test_nothing_reruns_when_nothing_changed(reproduced_repo: Path, repo_copy):
     assert "is up to date" in result.stdout or "Data and pipelines are up to date" in result.stdout
 
 
-def test_histogram_bins_change_reruns_only_histogram_forest_and_evaluate(repo_copy):
+def test_histogram_bins_change_reruns_only_the_detector_and_evaluate(repo_copy):
     repo = repo_copy()
     update_params(repo, {"histogram_forest": {"bins": 7}})
-    assert stages_run(dvc(repo, "repro")) == ["histogram_forest", "evaluate"]
+    assert stages_run(dvc(repo, "repro")) == ["detector", "evaluate"]
 
 
 def test_training_change_reruns_the_autoencoder_chain_only(repo_copy):
@@ -80,10 +81,27 @@ def test_training_change_reruns_the_autoencoder_chain_only(repo_copy):
     update_params(repo, {"train_ae": {"lr": 0.002}})
     assert stages_run(dvc(repo, "repro")) == [
         "train_ae",
-        "difference_scores",
-        "histogram_forest",
+        "residuals",
+        "detector",
         "evaluate",
     ]
+
+
+def test_editing_the_generator_reruns_only_generate(repo_copy):
+    """A refactor of the generator that keeps its output reruns nothing after it."""
+    repo = repo_copy()
+    generator = repo / "ae_anomaly/data/synthetic.py"
+    generator.write_text(generator.read_text() + "\n# a refactor that changes no output\n")
+    assert stages_run(dvc(repo, "repro")) == ["generate"]
+
+
+def test_editing_histogram_code_does_not_rerun_baselines(repo_copy):
+    repo = repo_copy()
+    features = repo / "ae_anomaly/features.py"
+    features.write_text(features.read_text() + "\n# a change to the histogram code\n")
+    ran = stages_run(dvc(repo, "repro"))
+    assert "baselines" not in ran and "train_ae" not in ran
+    assert ran == ["residuals", "detector"]  # outputs unchanged: evaluate is not rerun
 
 
 def test_two_clean_runs_give_byte_identical_outputs(reproduced_repo: Path, tmp_path: Path):

@@ -21,7 +21,7 @@ def test_repro_creates_one_complete_run(reproduced_repo):
 def test_experiment_changing_only_histograms_still_logs_a_complete_run(repo_copy):
     repo = repo_copy()
     result = dvc(repo, "exp", "run", "-n", "bins-7", "-S", "histogram_forest.bins=7")
-    assert stages_run(result) == ["histogram_forest", "evaluate"]
+    assert stages_run(result) == ["detector", "evaluate"]
     runs = runs_of(repo)
     assert len(runs) == 2
     latest = runs[-1]

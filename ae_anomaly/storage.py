@@ -1,8 +1,8 @@
-"""Byte-reproducible storage of arrays and JSON.
+"""Byte-reproducible files: arrays, datasets, predictions, JSON and small CSV tables.
 
 ``np.savez`` stamps the current time into its zip entries, so two identical runs would give
 different md5s in ``dvc.lock``; :func:`save_arrays` writes the same ``.npz`` layout with a
-fixed timestamp instead, and ``np.load`` reads it as usual.
+fixed timestamp instead, and ``np.load`` reads it as usual. Nothing here unpickles.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from ae_anomaly.data import Dataset, Predictions
+from ae_anomaly.types import Dataset, ModelOutput, NotFitted, Predictions
 
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_NOT_FITTED_SUFFIX = ".not_fitted"
 
 
 def save_arrays(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
@@ -64,21 +65,29 @@ def load_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
-def save_predictions(path: str | Path, predictions: Mapping[str, Predictions]) -> None:
-    """One file for several models: arrays ``<model>.score`` and ``<model>.label``."""
+def save_predictions(path: str | Path, predictions: Mapping[str, ModelOutput]) -> None:
+    """One file for several models: arrays ``<model>.score`` and ``<model>.label``, or a
+    ``<model>.not_fitted`` string holding the reason a model could not be fitted."""
     arrays: dict[str, np.ndarray] = {}
-    for model, prediction in predictions.items():
-        arrays[f"{model}.score"] = np.asarray(prediction.score, dtype=np.float64)
-        arrays[f"{model}.label"] = np.asarray(prediction.label, dtype=np.int64)
+    for model, output in predictions.items():
+        if isinstance(output, NotFitted):
+            arrays[f"{model}{_NOT_FITTED_SUFFIX}"] = np.array(output.reason)
+        else:
+            arrays[f"{model}.score"] = np.asarray(output.score, dtype=np.float64)
+            arrays[f"{model}.label"] = np.asarray(output.label, dtype=np.int64)
     save_arrays(path, arrays)
 
 
-def load_predictions(path: str | Path) -> dict[str, Predictions]:
+def load_predictions(path: str | Path) -> dict[str, ModelOutput]:
     arrays = load_arrays(path)
-    models = sorted({name.rsplit(".", 1)[0] for name in arrays})
-    return {
-        model: Predictions(arrays[f"{model}.score"], arrays[f"{model}.label"]) for model in models
-    }
+    outputs: dict[str, ModelOutput] = {}
+    for model in sorted({name.rsplit(".", 1)[0] for name in arrays}):
+        reason = arrays.get(f"{model}{_NOT_FITTED_SUFFIX}")
+        if reason is not None:
+            outputs[model] = NotFitted(str(reason.reshape(-1)[0]))
+        else:
+            outputs[model] = Predictions(arrays[f"{model}.score"], arrays[f"{model}.label"])
+    return outputs
 
 
 def save_columns(path: str | Path, columns: Mapping[str, Any]) -> None:

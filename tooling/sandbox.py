@@ -90,9 +90,7 @@ def update_params(sandbox: Path, overrides: dict[str, Any]) -> None:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def make_sandbox(
-    dest: Path, overrides: dict[str, Any] | None = None, params_file: Path | None = None
-) -> Path:
+def make_sandbox(dest: Path, overrides: dict[str, Any] | None = None) -> Path:
     """Copy the project into ``dest`` as a new git + DVC repository and commit it."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in project_files():
@@ -102,8 +100,6 @@ def make_sandbox(
     for generated in ("dvc.lock", "metrics"):  # the sandbox starts with no results
         path = dest / generated
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    if params_file is not None:
-        shutil.copy2(params_file, dest / "params.yaml")
     if overrides:
         update_params(dest, overrides)
     run(dest, "git", "init", "-q", "-b", "main")

@@ -1,8 +1,8 @@
 import numpy as np
 
-from ae_anomaly.data import Dataset, Predictions
-from ae_anomaly.io import (
+from ae_anomaly.storage import (
     load_arrays,
+    load_columns,
     load_dataset,
     load_predictions,
     save_arrays,
@@ -10,6 +10,7 @@ from ae_anomaly.io import (
     save_dataset,
     save_predictions,
 )
+from ae_anomaly.types import Dataset, NotFitted, Predictions
 
 
 def test_saved_arrays_are_byte_identical_and_load_with_numpy(tmp_path):
@@ -34,6 +35,21 @@ def test_dataset_and_predictions_round_trip(tmp_path):
     np.testing.assert_array_equal(back["m"].label, [0, 1])
 
 
-def test_save_columns_writes_a_headed_csv(tmp_path):
+def test_a_model_that_was_not_fitted_round_trips_with_its_reason(tmp_path):
+    outputs = {
+        "fitted": Predictions(np.array([0.5]), np.array([1])),
+        "random_forest": NotFitted("no anomalies in the training labels"),
+    }
+    save_predictions(tmp_path / "p.npz", outputs)
+    back = load_predictions(tmp_path / "p.npz")
+    assert back["random_forest"] == NotFitted("no anomalies in the training labels")
+    assert isinstance(back["fitted"], Predictions)
+    with np.load(tmp_path / "p.npz", allow_pickle=False) as archive:  # no pickle needed
+        assert "random_forest.not_fitted" in archive.files
+
+
+def test_columns_are_a_headed_csv_that_reads_back(tmp_path):
     save_columns(tmp_path / "c.csv", {"epoch": [1, 2], "loss": [0.5, 0.25]})
     assert (tmp_path / "c.csv").read_text() == "epoch,loss\n1,0.5\n2,0.25\n"
+    back = load_columns(tmp_path / "c.csv")
+    np.testing.assert_array_equal(back["loss"], [0.5, 0.25])

@@ -1,0 +1,79 @@
+"""The one interface every detector of the project follows.
+
+scikit-learn's estimator rules (``__init__`` only stores, ``fit`` returns ``self``, fitted
+state ends in ``_``) so detectors can be cloned and checked with sklearn's own tools, plus
+PyOD's convention for anomaly scores, which sklearn's outlier detectors do not share:
+
+- ``decision_function(X)``: one score per row, **higher = more anomalous**;
+- ``threshold_``: the fitted cut on that score;
+- ``predict(X)``: ``1`` (``ANOMALY``) where the score exceeds ``threshold_``, else ``0``.
+
+(sklearn's own ``score_samples`` means the opposite, higher = more normal, so no detector
+here defines it.)
+"""
+
+from __future__ import annotations
+
+from abc import ABCMeta, abstractmethod
+from collections.abc import Mapping
+from typing import Self
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import Tags
+from sklearn.utils.validation import check_is_fitted
+
+from ae_anomaly.types import ANOMALY, Predictions
+
+
+class AnomalyDetector(BaseEstimator, metaclass=ABCMeta):
+    """Base class: subclasses implement ``fit`` (setting ``threshold_``) and
+    ``decision_function``."""
+
+    @abstractmethod
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> Self: ...
+
+    @abstractmethod
+    def decision_function(self, X: np.ndarray) -> np.ndarray: ...
+
+    #: Whether ``fit`` needs labels ``y`` (a supervised detector); sklearn's checks read it.
+    _needs_labels: bool = False
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = self._needs_labels
+        return tags
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """``1`` for rows scoring above ``threshold_``, ``0`` for the others."""
+        check_is_fitted(self, "threshold_")
+        return (self.decision_function(X) > self.threshold_).astype(np.int64)
+
+
+def label_anomaly_share(y: np.ndarray | None, given: float | None, name: str) -> float:
+    """``given``, or when it is ``None`` the share of anomalies in the labels ``y`` (the article
+    sets One-Class SVM's ``nu`` and Isolation Forest's ``contamination`` that way)."""
+    if given is not None:
+        return given
+    if y is None:
+        raise ValueError(f"{name}=None derives it from the labels' anomaly share; pass y to fit")
+    share = float(np.mean(np.asarray(y) == ANOMALY))
+    if not 0 < share <= 0.5:
+        raise ValueError(f"{name} derived from labels is {share:.3f}, outside (0, 0.5]")
+    return share
+
+
+def fit_and_predict(
+    detectors: Mapping[str, AnomalyDetector],
+    x_fit: np.ndarray,
+    y_fit: np.ndarray | None,
+    x_eval: np.ndarray,
+) -> dict[str, Predictions]:
+    """Fit every detector on one set and return its scores and labels on another."""
+    predictions = {}
+    for name, detector in detectors.items():
+        detector.fit(x_fit, y_fit)
+        predictions[name] = Predictions(
+            detector.decision_function(x_eval), detector.predict(x_eval)
+        )
+    return predictions

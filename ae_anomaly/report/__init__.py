@@ -1,0 +1,1 @@
+"""What a reviewer reads: tables (one renderer), figures, written results and summaries."""

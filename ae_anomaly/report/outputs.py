@@ -1,0 +1,151 @@
+"""Write what a reviewer reads from the validation results: metrics, reports, plot data and
+figures (the files ``evaluate`` declares to DVC)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ae_anomaly.evaluation import (
+    Evaluation,
+    metrics_payload,
+    precision_recall_points,
+    roc_points,
+)
+from ae_anomaly.models import MODEL_NAMES
+from ae_anomaly.report.tables import results_table
+from ae_anomaly.storage import save_columns, save_json
+from ae_anomaly.types import ModelOutput, NotFitted, Predictions
+
+
+def write_metrics(path: str | Path, evaluations: Mapping[str, Evaluation | NotFitted]) -> None:
+    """``metrics/validation.json``: ``{model: {f1_anomaly, f1_macro, precision, ...}}``."""
+    save_json(path, metrics_payload(evaluations))
+
+
+def reports_markdown(evaluations: Mapping[str, Evaluation | NotFitted]) -> str:
+    """The results table, then each model's classification report and confusion counts."""
+    parts = [
+        "# Validation results",
+        "",
+        results_table(metrics_payload(evaluations)),
+        "",
+        "Anomaly = positive class. ROC-AUC and AP use each model's continuous score "
+        "(higher = more anomalous).",
+    ]
+    for name, evaluation in evaluations.items():
+        parts += ["", f"## {name}", ""]
+        if isinstance(evaluation, NotFitted):
+            parts.append(f"Not fitted: {evaluation.reason}")
+            continue
+        (tn, fp), (fn, tp) = evaluation.confusion.tolist()
+        parts += [
+            "```",
+            evaluation.report.rstrip(),
+            "```",
+            "",
+            f"Confusion (rows actual, columns predicted): TN={tn} FP={fp} FN={fn} TP={tp}",
+        ]
+    return "\n".join(parts) + "\n"
+
+
+def write_reports(path: str | Path, evaluations: Mapping[str, Evaluation | NotFitted]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(reports_markdown(evaluations))
+
+
+def write_plot_tables(
+    y_true: np.ndarray,
+    outputs: Mapping[str, ModelOutput],
+    roc_dir: str | Path,
+    pr_dir: str | Path,
+    confusion_dir: str | Path,
+) -> None:
+    """One CSV per model and curve, the layout ``dvc plots`` overlays across files; a model
+    that was not fitted gets header-only files, so every declared plot stays valid."""
+    for name in MODEL_NAMES:
+        output = outputs[name]
+        if isinstance(output, Predictions):
+            roc = roc_points(y_true, output.score)
+            pr = precision_recall_points(y_true, output.score)
+            confusion = {"actual": y_true, "predicted": output.label}
+        else:
+            roc = {"fpr": [], "tpr": []}
+            pr = {"recall": [], "precision": []}
+            confusion = {"actual": [], "predicted": []}
+        save_columns(Path(roc_dir) / f"{name}.csv", roc)
+        save_columns(Path(pr_dir) / f"{name}.csv", pr)
+        save_columns(Path(confusion_dir) / f"{name}.csv", confusion)
+
+
+def render_figures(
+    figures_dir: str | Path,
+    validation_x: np.ndarray,
+    validation_y: np.ndarray,
+    validation_residual: np.ndarray,
+    histograms: Mapping[str, np.ndarray],
+    outputs: Mapping[str, ModelOutput],
+    evaluations: Mapping[str, Evaluation | NotFitted],
+    example_curves: int,
+    heatmap_rows: int,
+) -> list[Path]:
+    """The article's figures for the validation set, plus ROC/PR and confusion overviews.
+
+    Matplotlib is imported here rather than with this module, so that a process rendering
+    these in the background imports it while the stage goes on with its other work.
+    """
+    from ae_anomaly.report import figures
+
+    figures_dir = Path(figures_dir)
+    fitted = {name: out for name, out in outputs.items() if isinstance(out, Predictions)}
+    # The article splits its heat maps by the difference forest's verdicts; without anomaly
+    # labels to fit it, the threshold detector's verdicts split them instead.
+    splitter = "difference_forest" if "difference_forest" in fitted else "ae_threshold"
+    made = [
+        figures.example_reconstructions(
+            validation_x,
+            validation_x - validation_residual,
+            validation_y,
+            example_curves,
+            figures_dir / "reconstructions.png",
+        ),
+        figures.residual_heatmaps(
+            validation_residual,
+            validation_y,
+            fitted[splitter].label,
+            heatmap_rows,
+            figures_dir / "difference_heatmaps.png",
+        ),
+    ]
+    if "validation" in histograms:
+        value_range = (float(histograms["range"][0]), float(histograms["range"][1]))
+        made.append(
+            figures.mean_histograms(
+                histograms["validation"],
+                validation_y,
+                value_range,
+                figures_dir / "residual_histograms.png",
+            )
+        )
+    made += [
+        figures.roc_pr_figure(
+            {name: roc_points(validation_y, out.score) for name, out in fitted.items()},
+            {
+                name: precision_recall_points(validation_y, out.score)
+                for name, out in fitted.items()
+            },
+            figures_dir / "roc_pr.png",
+        ),
+        figures.confusion_matrices(
+            {
+                name: evaluation.confusion
+                for name, evaluation in evaluations.items()
+                if isinstance(evaluation, Evaluation)
+            },
+            figures_dir / "confusion_matrices.png",
+        ),
+    ]
+    return made

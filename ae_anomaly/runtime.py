@@ -1,0 +1,216 @@
+"""What every stage process shares: arguments, logging, parameter errors, timings, and work
+that overlaps the stage's own.
+
+Stage scripts receive every path from ``dvc.yaml`` as an argument; none is hard-coded. Each
+stage logs its wall time and peak memory when it ends and, when ``AE_ANOMALY_TIMINGS`` names
+a file, appends the same figures (plus its timed phases) to it as one JSON line, which is
+what the benchmarks read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import logging
+import multiprocessing
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ae_anomaly.params import Params, ParamsError, load_params
+
+logger = logging.getLogger("ae_anomaly")
+
+T = TypeVar("T")
+
+TIMINGS_ENV = "AE_ANOMALY_TIMINGS"
+
+#: Seconds spent in each named phase of this process (``timed``), for the timings record.
+_phases: dict[str, float] = {}
+
+
+def parse_stage_args(
+    description: str | None, paths: Sequence[str], argv: Sequence[str] | None = None
+) -> argparse.Namespace:
+    """``--params`` plus one required ``--<path>`` option per name in ``paths``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--params", default="params.yaml", help="parameters file (default: %(default)s)"
+    )
+    for name in paths:
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, required=True, metavar="PATH")
+    return parser.parse_args(argv)
+
+
+def configure_logging() -> None:
+    """INFO to stderr; ``force`` because importing MLflow's dependencies installs a root handler."""
+    logging.basicConfig(
+        force=True,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def load_stage_params(path: str) -> Params:
+    """Validate the whole parameters file; stages call this before touching any output."""
+    return load_params(path)
+
+
+def record_phase(label: str, seconds: float) -> None:
+    """Add ``seconds`` to the phase ``label`` of this stage's timings record, and log it."""
+    _phases[label] = _phases.get(label, 0.0) + seconds
+    logger.info("%s took %.2f s", label, seconds)
+
+
+@contextlib.contextmanager
+def timed(label: str) -> Iterator[None]:
+    """Time a block as the phase ``label`` (see :func:`record_phase`)."""
+    started = time.perf_counter()
+    yield
+    record_phase(label, time.perf_counter() - started)
+
+
+def _timed_call(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> tuple[T, float]:
+    """``function(*args, **kwargs)`` and the seconds it took; picklable, for a worker process."""
+    started = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - started
+
+
+class _InlineExecutor(Executor):
+    """Runs each submitted call at once, in this process: the fallback of
+    :func:`background_process` where forking is not available or not safe."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # handed to whoever waits for the result
+            future.set_exception(error)
+        return future
+
+
+def _can_fork_safely() -> bool:
+    """``fork`` is only safe while this process runs a single thread (Python 3.12+ warns
+    otherwise, and a lock held by another thread would stay locked in the child forever)."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+class BackgroundWork:
+    """Work that overlaps the stage's own, in a *forked* worker process where that is safe.
+
+    A forked worker starts in milliseconds with every module this process already imported
+    (a spawned one would spend seconds importing them again). Where fork is not available
+    (Windows, macOS by default) or not safe (other threads are running), the work runs inline
+    when submitted: the results are the same, only the overlap is lost. Exceptions raised in
+    the work come back through the future, so a failure still fails the stage.
+    """
+
+    def __init__(self) -> None:
+        self._executor: Executor = (
+            ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+            if _can_fork_safely()
+            else _InlineExecutor()
+        )
+
+    def submit(
+        self, label: str, function: Callable[..., T], /, *args: Any, **kwargs: Any
+    ) -> Future[T]:
+        """Run ``function(*args, **kwargs)``; its time is recorded as the phase ``label``."""
+        inner = self._executor.submit(_timed_call, function, *args, **kwargs)
+        outer: Future[T] = Future()
+
+        def unwrap(done: Future[tuple[T, float]]) -> None:
+            error = done.exception()
+            if error is not None:
+                outer.set_exception(error)
+                return
+            result, seconds = done.result()
+            record_phase(label, seconds)
+            outer.set_result(result)
+
+        inner.add_done_callback(unwrap)
+        return outer
+
+    def __enter__(self) -> BackgroundWork:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._executor.shutdown(wait=True)
+
+
+def background_work() -> BackgroundWork:
+    """See :class:`BackgroundWork`; use it as a context so the worker is always shut down."""
+    return BackgroundWork()
+
+
+def peak_memory_mib() -> float:
+    """Peak resident memory of this process, or of its largest finished worker if higher.
+
+    Linux reports ``ru_maxrss`` in KiB (macOS in bytes); for children it is the largest
+    single child's peak. Where ``resource`` does not exist (Windows) this reports 0.
+    """
+    try:
+        import resource
+    except ImportError:
+        return 0.0
+    peak = max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    )
+    return peak / (2**20 if sys.platform == "darwin" else 1024)
+
+
+def _write_timings(stage: str, seconds: float, peak_mib: float) -> None:
+    """One JSON line: the stage's own time (``seconds``), its process's wall-clock start and
+    end (interpreter start-up and imports included), peak memory and timed phases."""
+    path = os.environ.get(TIMINGS_ENV)
+    if not path:
+        return
+    import psutil
+
+    record = {
+        "stage": stage,
+        "seconds": seconds,
+        "started_at": psutil.Process().create_time(),
+        "ended_at": time.time(),
+        "peak_mib": peak_mib,
+        "phases": _phases,
+    }
+    with open(path, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def run_stage(
+    main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None
+) -> None:
+    """Run a stage's ``main``: parameter errors exit 2 with one message; on success log the
+    stage's wall time and peak memory, so slow or hungry stages show up in ``dvc repro``.
+
+    The millions of objects that importing sklearn, scipy, matplotlib and MLflow creates are
+    moved to the garbage collector's permanent generation (``gc.freeze``), before ``main`` and
+    again after it: they live until exit anyway, and otherwise every full collection during
+    the stage, and the ones the interpreter runs at shutdown, walk them all again. Measured:
+    0.5 to 1.7 s less per stage process, most of a small stage's overhead.
+    """
+    configure_logging()
+    name = Path(sys.argv[0]).stem
+    started = time.perf_counter()
+    gc.freeze()
+    try:
+        main(argv)
+    except ParamsError as error:
+        logger.error("%s", error)
+        sys.exit(2)
+    gc.freeze()
+    seconds, peak = time.perf_counter() - started, peak_memory_mib()
+    logger.info("stage %s done in %.2f s, peak memory %.0f MiB", name, seconds, peak)
+    _write_timings(name, seconds, peak)

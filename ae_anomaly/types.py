@@ -1,0 +1,57 @@
+"""The values every layer passes around: labelled curves and a detector's output.
+
+This module imports nothing else of the package, so every other module can use it without
+pulling in (or, for DVC, depending on) any algorithm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+#: Label values, everywhere: a prediction of ``ANOMALY`` flags a curve.
+NORMAL: Final = 0
+ANOMALY: Final = 1
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Curves ``x`` (n_curves, curve_length) with labels ``y`` (``NORMAL`` or ``ANOMALY``)."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.x.ndim != 2 or self.y.ndim != 1 or len(self.x) != len(self.y):
+            raise ValueError(f"inconsistent shapes: x {self.x.shape}, y {self.y.shape}")
+
+    @property
+    def normal(self) -> np.ndarray:
+        """The normal curves only: what an autoencoder trains on."""
+        return self.x[self.y == NORMAL]
+
+    @property
+    def has_anomalies(self) -> bool:
+        """Whether a supervised detector could learn from these labels."""
+        return bool(np.any(self.y == ANOMALY))
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A detector's output on one set: anomaly scores (higher = more anomalous) and 0/1 labels."""
+
+    score: np.ndarray
+    label: np.ndarray
+
+
+@dataclass(frozen=True)
+class NotFitted:
+    """A model that could not be fitted on this data, and why (reported, never invented)."""
+
+    reason: str
+
+
+#: What a stage records for one model on one set.
+ModelOutput = Predictions | NotFitted

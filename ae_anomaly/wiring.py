@@ -1,0 +1,141 @@
+"""From ``params.yaml`` to objects, in one place: every generator, detector, network and
+training configuration the stages use is built here from its params section.
+
+The estimator modules are imported inside the functions that build them: DVC reruns a stage
+when a module it depends on changes, and each stage should depend only on the estimators it
+builds (``baselines`` never on the histogram code, ``generate`` never on a detector).
+``tests/test_pipeline_definition.py`` follows these imports function by function.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ae_anomaly.params import (
+    AEThresholdParams,
+    BaselinesParams,
+    DifferenceForestParams,
+    GenerateParams,
+    HistogramForestParams,
+    TrainAEParams,
+)
+
+if TYPE_CHECKING:
+    from ae_anomaly.autoencoder import AutoencoderConfig
+    from ae_anomaly.data.synthetic import BumpCurves
+    from ae_anomaly.detectors.base import AnomalyDetector
+    from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
+    from ae_anomaly.detectors.residual_forests import DifferenceForest, HistogramForest
+    from ae_anomaly.training import TrainingConfig
+
+
+def bump_curves(params: GenerateParams) -> BumpCurves:
+    """The article's synthetic curve family with the ``generate`` section's settings."""
+    from ae_anomaly.data.synthetic import BumpCurves
+
+    return BumpCurves(
+        sample_size=params.sample_size,
+        x_range=params.x_range,
+        normal_mu=params.normal_mu,
+        normal_sigma=params.normal_sigma,
+        normal_max=params.normal_max,
+        anomaly_mu=params.anomaly_mu,
+        anomaly_sigma=params.anomaly_sigma,
+        anomaly_max=params.anomaly_max,
+        noise_std=params.noise_std,
+    )
+
+
+def baseline_detectors(params: BaselinesParams, seed: int) -> dict[str, AnomalyDetector]:
+    """The article's three detectors on raw curves."""
+    from ae_anomaly.detectors.forest import ForestDetector
+    from ae_anomaly.detectors.isolation_forest import IsolationForestDetector
+    from ae_anomaly.detectors.one_class_svm import OneClassSVMDetector
+
+    svm, isolation, forest = params.one_class_svm, params.isolation_forest, params.random_forest
+    return {
+        "one_class_svm": OneClassSVMDetector(
+            nu=svm.nu, kernel=svm.kernel, gamma=svm.gamma, cache_size=svm.cache_size_mb
+        ),
+        "isolation_forest": IsolationForestDetector(
+            n_estimators=isolation.n_estimators,
+            contamination=isolation.contamination,
+            max_features=isolation.max_features,
+            n_jobs=params.n_jobs,
+            random_state=seed,
+        ),
+        "random_forest": ForestDetector(
+            n_estimators=forest.n_estimators,
+            max_features=forest.max_features,
+            class_weight=forest.class_weight,
+            decision_threshold=forest.decision_threshold,
+            n_jobs=params.n_jobs,
+            random_state=seed,
+        ),
+    }
+
+
+def autoencoder_config(input_size: int, params: TrainAEParams) -> AutoencoderConfig:
+    """The network's shape; its input width always comes from the data."""
+    from ae_anomaly.autoencoder import AutoencoderConfig
+
+    return AutoencoderConfig(
+        input_size=input_size,
+        hidden_sizes=tuple(params.hidden_sizes),
+        latent_dim=params.latent_dim,
+        activation=params.activation,
+        negative_slope=params.negative_slope,
+        output_activation=params.output_activation,
+    )
+
+
+def training_config(params: TrainAEParams) -> TrainingConfig:
+    from ae_anomaly.training import TrainingConfig
+
+    return TrainingConfig(
+        epochs=params.epochs,
+        batch_size=params.batch_size,
+        lr=params.lr,
+        weight_decay=params.weight_decay,
+        lr_schedule=params.lr_schedule,
+        early_stopping_patience=params.early_stopping_patience,
+    )
+
+
+def ae_threshold(params: AEThresholdParams) -> ReconstructionThresholdDetector:
+    from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
+
+    return ReconstructionThresholdDetector(
+        error=params.error, quantile=params.quantile, margin=params.margin
+    )
+
+
+def histogram_forest(params: HistogramForestParams, seed: int) -> HistogramForest:
+    from ae_anomaly.detectors.residual_forests import HistogramForest
+
+    return HistogramForest(
+        bins=params.bins,
+        value_range=params.range,
+        range_quantile=params.range_quantile,
+        residual=params.residual,
+        n_estimators=params.n_estimators,
+        max_features=params.max_features,
+        class_weight=params.class_weight,
+        decision_threshold=params.decision_threshold,
+        n_jobs=params.n_jobs,
+        random_state=seed,
+    )
+
+
+def difference_forest(params: DifferenceForestParams, seed: int) -> DifferenceForest:
+    from ae_anomaly.detectors.residual_forests import DifferenceForest
+
+    return DifferenceForest(
+        residual=params.residual,
+        n_estimators=params.n_estimators,
+        max_features=params.max_features,
+        class_weight=params.class_weight,
+        decision_threshold=params.decision_threshold,
+        n_jobs=params.n_jobs,
+        random_state=seed,
+    )

@@ -1,0 +1,32 @@
+"""Stage ``residuals``: the autoencoder's residuals ``x - reconstruction`` of the held-out
+normal curves, the test split and the validation set (the article's difference scores)."""
+
+from collections.abc import Sequence
+
+from ae_anomaly.autoencoder import load_autoencoder, reconstruct, select_device
+from ae_anomaly.features import residuals
+from ae_anomaly.runtime import load_stage_params, parse_stage_args, run_stage
+from ae_anomaly.storage import load_dataset, save_arrays
+
+SETS = ("holdout", "test", "validation")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_stage_args(
+        __doc__, ["model", *SETS, *(f"{name}_residuals" for name in SETS)], argv
+    )
+    params = load_stage_params(args.params)
+    config = params.residuals
+    device = select_device(config.device)
+    model = load_autoencoder(args.model, device)
+    for name in SETS:
+        dataset = load_dataset(getattr(args, name))
+        reconstruction = reconstruct(model, dataset.x, device, config.batch_size)
+        save_arrays(
+            getattr(args, f"{name}_residuals"),
+            {"residual": residuals(dataset.x, reconstruction), "y": dataset.y},
+        )
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,113 @@
+"""What every stage shares: background work, timed phases, the timings record, peak memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+from ae_anomaly import runtime
+from ae_anomaly.runtime import background_work, run_stage, timed
+
+
+def _pid_and_sum(values: np.ndarray) -> tuple[int, float]:
+    return os.getpid(), float(values.sum())
+
+
+def _fail() -> None:
+    raise ValueError("broken figure")
+
+
+def _in_a_fresh_interpreter(code: str) -> str:
+    """Run ``code`` where this test session's threads (which make fork unsafe) do not exist."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_background_work_runs_in_a_forked_process_when_single_threaded():
+    out = _in_a_fresh_interpreter(
+        """
+        import os
+        from ae_anomaly.runtime import background_work
+        with background_work() as background:
+            pid = background.submit("demo", os.getpid).result()
+        print(pid != os.getpid())
+        """
+    )
+    assert out.strip() == "True"
+
+
+def test_without_a_safe_fork_the_work_runs_inline_with_the_same_result():
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()  # a second thread makes fork unsafe
+    try:
+        with background_work() as background:
+            pid, total = background.submit("demo", _pid_and_sum, np.arange(4.0)).result()
+    finally:
+        stop.set()
+        other.join()
+    assert pid == os.getpid() and total == 6.0
+
+
+def test_a_failure_in_background_work_reaches_the_stage():
+    with background_work() as background, pytest.raises(ValueError, match="broken figure"):
+        background.submit("figures", _fail).result()
+
+
+def test_peak_memory_counts_a_finished_background_worker():
+    out = _in_a_fresh_interpreter(
+        """
+        import numpy as np
+        from ae_anomaly.runtime import background_work, peak_memory_mib
+        def hold(mib):
+            return int(np.ones(mib * 2**20, dtype=np.uint8)[::4096].sum())
+        # A process starts with its parent's peak (Linux keeps it across exec): hold more.
+        before = peak_memory_mib()
+        with background_work() as background:
+            background.submit("hold", hold, int(before) + 300).result()
+        print(peak_memory_mib() - before)
+        """
+    )
+    assert float(out) >= 300
+
+
+def test_timed_phases_are_logged_and_written_to_the_timings_record(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+):
+    timings = tmp_path / "timings.jsonl"
+    monkeypatch.setenv(runtime.TIMINGS_ENV, str(timings))
+    monkeypatch.setattr(runtime, "_phases", {})
+    monkeypatch.setattr("sys.argv", ["stages/demo.py"])
+
+    def main(argv):
+        with timed("figures"):
+            pass
+        with background_work() as background:
+            background.submit("forest", sum, [1, 2]).result()
+
+    run_stage(main, [])  # it configures logging to stderr itself
+    record = json.loads(timings.read_text())
+    assert record["stage"] == "demo" and record["seconds"] >= 0 and record["peak_mib"] > 0
+    assert record["started_at"] <= record["ended_at"]
+    assert set(record["phases"]) == {"figures", "forest"}
+    assert "figures took " in capsys.readouterr().err
+
+
+def test_a_parameter_error_exits_2_with_its_message(capsys: pytest.CaptureFixture):
+    from ae_anomaly.params import ParamsError
+
+    def main(argv):
+        raise ParamsError("params.yaml: train_ae.epochs: bad")
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_stage(main, [])
+    assert exit_info.value.code == 2
+    assert "train_ae.epochs: bad" in capsys.readouterr().err

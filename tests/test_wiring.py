@@ -1,0 +1,35 @@
+"""params.yaml -> objects: each factory passes its section's values on, and nothing else."""
+
+from ae_anomaly import wiring
+
+
+def test_baselines_follow_their_section_and_the_seed(default_params):
+    detectors = wiring.baseline_detectors(default_params.baselines, seed=1)
+    assert list(detectors) == ["one_class_svm", "isolation_forest", "random_forest"]
+    baselines = default_params.baselines
+    assert detectors["one_class_svm"].cache_size == baselines.one_class_svm.cache_size_mb
+    assert detectors["isolation_forest"].random_state == 1
+    assert detectors["isolation_forest"].max_features == baselines.isolation_forest.max_features
+    assert detectors["random_forest"].n_jobs == baselines.n_jobs
+
+
+def test_residual_detectors_follow_their_sections(default_params):
+    histogram = wiring.histogram_forest(default_params.histogram_forest, seed=3)
+    assert histogram.bins == default_params.histogram_forest.bins
+    assert histogram.value_range is None and histogram.random_state == 3
+    difference = wiring.difference_forest(default_params.difference_forest, seed=3)
+    assert difference.n_estimators == default_params.difference_forest.n_estimators
+    threshold = wiring.ae_threshold(default_params.ae_threshold)
+    assert (threshold.error, threshold.quantile) == ("max_abs", 0.99)
+
+
+def test_network_and_training_configs(default_params):
+    network = wiring.autoencoder_config(128, default_params.train_ae)
+    assert network.input_size == 128 and network.hidden_sizes == (256, 128, 32)
+    training = wiring.training_config(default_params.train_ae)
+    assert (training.epochs, training.batch_size, training.lr_schedule) == (500, 32, "cosine")
+
+
+def test_synthetic_curves_follow_the_generate_section(default_params):
+    curves = wiring.bump_curves(default_params.generate)
+    assert curves.sample_size == 256 and curves.anomaly_max == 0.12
