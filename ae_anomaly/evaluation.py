@@ -101,10 +101,16 @@ def metrics_payload(
 
 
 def roc_points(y_true: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
+    """The ROC curve; empty when ``y_true`` holds one class (no curve exists)."""
+    if np.unique(y_true).size < 2:
+        return {"fpr": np.empty(0), "tpr": np.empty(0)}
     fpr, tpr, _ = roc_curve(y_true, scores)
     return {"fpr": fpr, "tpr": tpr}
 
 
 def precision_recall_points(y_true: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
+    """The precision-recall curve; empty when ``y_true`` holds one class."""
+    if np.unique(y_true).size < 2:
+        return {"recall": np.empty(0), "precision": np.empty(0)}
     precision, recall, _ = precision_recall_curve(y_true, scores)
     return {"recall": recall, "precision": precision}

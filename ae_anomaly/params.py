@@ -14,6 +14,8 @@ from typing import Annotated, Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ae_anomaly.types import InputError
+
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
@@ -21,7 +23,7 @@ UnitFloat = Annotated[float, Field(ge=0, le=1)]
 Device = Literal["auto", "cpu", "cuda"]
 
 
-class ParamsError(ValueError):
+class ParamsError(InputError):
     """Raised when ``params.yaml`` does not satisfy the schema; the message names dotted keys."""
 
 
@@ -40,7 +42,7 @@ class BaseParams(_Section):
     seed: Annotated[int, Field(ge=0)]
 
 
-class GenerateParams(_Section):
+class SyntheticParams(_Section):
     sample_size: Annotated[int, Field(ge=2)]
     x_range: tuple[float, float]
     pool_normal: PositiveInt
@@ -60,6 +62,35 @@ class GenerateParams(_Section):
         for name in ("x_range", "normal_mu", "normal_sigma", "anomaly_mu", "anomaly_sigma"):
             _ordered_pair(getattr(self, name), name)
         return self
+
+
+class FilesParams(_Section):
+    train: str | None
+    validation: str | None
+    layout: Literal["ucr", "header", "unlabelled"]
+    label_column: str | None
+    normal_labels: Annotated[list[int | float | str], Field(min_length=1)]
+
+
+class GenerateParams(_Section):
+    source: Literal["synthetic", "files"]
+    synthetic: SyntheticParams
+    files: FilesParams
+
+    @model_validator(mode="after")
+    def _files_are_named(self) -> Self:
+        if self.source == "files":
+            missing = [name for name in ("train", "validation") if not getattr(self.files, name)]
+            if missing:
+                keys = " and ".join(f"generate.files.{name}" for name in missing)
+                raise ValueError(f"source is files, so {keys} must name a file under inputs/")
+            if self.files.layout == "header" and not self.files.label_column:
+                raise ValueError("layout header needs generate.files.label_column")
+        return self
+
+
+class PreprocessParams(_Section):
+    normalize: Literal["none", "zscore", "minmax"]
 
 
 class SplitParams(_Section):
@@ -165,6 +196,7 @@ class Params(_Section):
     base: BaseParams
     generate: GenerateParams
     split: SplitParams
+    preprocess: PreprocessParams
     baselines: BaselinesParams
     train_ae: TrainAEParams
     residuals: ResidualsParams

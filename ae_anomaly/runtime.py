@@ -24,7 +24,8 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ae_anomaly.params import Params, ParamsError, load_params
+from ae_anomaly.params import Params, load_params
+from ae_anomaly.types import InputError
 
 logger = logging.getLogger("ae_anomaly")
 
@@ -192,7 +193,8 @@ def _write_timings(stage: str, seconds: float, peak_mib: float) -> None:
 def run_stage(
     main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None
 ) -> None:
-    """Run a stage's ``main``: parameter errors exit 2 with one message; on success log the
+    """Run a stage's ``main``: bad input (a parameter, a data file) exits 2 with one message
+    and no traceback; on success log the
     stage's wall time and peak memory, so slow or hungry stages show up in ``dvc repro``.
 
     The millions of objects that importing sklearn, scipy, matplotlib and MLflow creates are
@@ -207,7 +209,7 @@ def run_stage(
     gc.freeze()
     try:
         main(argv)
-    except ParamsError as error:
+    except InputError as error:
         logger.error("%s", error)
         sys.exit(2)
     gc.freeze()

@@ -16,6 +16,11 @@ NORMAL: Final = 0
 ANOMALY: Final = 1
 
 
+class InputError(ValueError):
+    """Bad input from the user (a parameter, a data file): the message says what and where,
+    and a stage reports it in one line and exits before writing anything."""
+
+
 @dataclass(frozen=True)
 class Dataset:
     """Curves ``x`` (n_curves, curve_length) with labels ``y`` (``NORMAL`` or ``ANOMALY``)."""

@@ -9,6 +9,7 @@ builds (``baselines`` never on the histogram code, ``generate`` never on a detec
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ae_anomaly.params import (
@@ -17,6 +18,7 @@ from ae_anomaly.params import (
     DifferenceForestParams,
     GenerateParams,
     HistogramForestParams,
+    SyntheticParams,
     TrainAEParams,
 )
 
@@ -27,9 +29,40 @@ if TYPE_CHECKING:
     from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
     from ae_anomaly.detectors.residual_forests import DifferenceForest, HistogramForest
     from ae_anomaly.training import TrainingConfig
+    from ae_anomaly.types import Dataset
 
 
-def bump_curves(params: GenerateParams) -> BumpCurves:
+def pool_and_validation(
+    params: GenerateParams, seed: int, inputs: Path
+) -> tuple[Dataset, Dataset, str]:
+    """The pool and the validation set from the ``generate`` section's source, and the name
+    of where the pool came from (for messages): the article's synthetic curves, or the
+    user's files under ``inputs``."""
+    if params.source == "synthetic":
+        from ae_anomaly.data.synthetic import pool_and_validation as synthetic
+
+        counts = params.synthetic
+        pool, validation = synthetic(
+            bump_curves(counts),
+            pool_counts=(counts.pool_normal, counts.pool_anomalous),
+            validation_counts=(counts.validation_normal, counts.validation_anomalous),
+            seed=seed,
+        )
+        return pool, validation, "the synthetic pool (generate.synthetic)"
+
+    from ae_anomaly.data.files import input_file, read_pool_and_validation
+
+    files = params.files
+    assert files.train is not None and files.validation is not None  # checked by the schema
+    train = input_file(files.train, inputs, "generate.files.train")
+    validation_file = input_file(files.validation, inputs, "generate.files.validation")
+    pool, validation = read_pool_and_validation(
+        train, validation_file, files.layout, files.label_column, files.normal_labels
+    )
+    return pool, validation, str(train)
+
+
+def bump_curves(params: SyntheticParams) -> BumpCurves:
     """The article's synthetic curve family with the ``generate`` section's settings."""
     from ae_anomaly.data.synthetic import BumpCurves
 

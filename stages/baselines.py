@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 from ae_anomaly.detectors.base import fit_and_predict
+from ae_anomaly.preprocessing import normalize_curves
 from ae_anomaly.runtime import load_stage_params, parse_stage_args, run_stage
 from ae_anomaly.storage import load_dataset, save_predictions
 from ae_anomaly.wiring import baseline_detectors
@@ -12,8 +13,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_stage_args(__doc__, ["train", "validation", "predictions"], argv)
     params = load_stage_params(args.params)
     train, validation = load_dataset(args.train), load_dataset(args.validation)
+    normalize = params.preprocess.normalize
     detectors = baseline_detectors(params.baselines, params.base.seed)
-    predictions = fit_and_predict(detectors, train.x, train.y, validation.x)
+    predictions = fit_and_predict(
+        detectors,
+        normalize_curves(train.x, normalize),
+        train.y,
+        normalize_curves(validation.x, normalize),
+    )
     save_predictions(args.predictions, predictions)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from ae_anomaly.detectors.base import fit_and_predict
 from ae_anomaly.runtime import background_work, load_stage_params, parse_stage_args, run_stage
 from ae_anomaly.storage import load_arrays, save_arrays, save_predictions
+from ae_anomaly.types import Predictions
 from ae_anomaly.wiring import ae_threshold, difference_forest, histogram_forest
 
 
@@ -43,13 +44,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         own = fit_and_predict({"histogram_forest": histograms}, *forest_data)
         save_predictions(args.forest_predictions, {**difference.result(), **own})
-    save_arrays(
+    fitted = isinstance(own["histogram_forest"], Predictions)
+    save_arrays(  # the features the histogram forest saw, for the figures (none if not fitted)
         args.histograms,
         {
             "test": histograms.histograms(test["residual"]),
             "validation": histograms.histograms(validation["residual"]),
             "range": histograms.value_range_,
-        },
+        }
+        if fitted
+        else {},
     )
 
 

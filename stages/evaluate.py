@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ae_anomaly.evaluation import evaluate_models, metrics_payload
 from ae_anomaly.params import flatten
+from ae_anomaly.preprocessing import normalize_curves
 from ae_anomaly.report.outputs import (
     render_figures,
     reports_markdown,
@@ -35,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )  # fmt: skip
     params = load_stage_params(args.params)
     validation = load_dataset(args.validation)
+    curves = normalize_curves(validation.x, params.preprocess.normalize)  # as the model sees them
     outputs = {
         **load_predictions(args.baseline_predictions),
         **load_predictions(args.threshold_predictions),
@@ -49,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "figures",
             render_figures,
             args.figures,
-            validation.x,
+            curves,
             validation.y,
             load_arrays(args.validation_residuals)["residual"],
             load_arrays(args.histograms),
@@ -76,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             artifact_files=[Path(args.metrics), Path(args.train_summary)],
             reports_markdown=reports_markdown(evaluations),
             model_path=Path(args.model) if params.evaluate.log_model else None,
-            input_example=validation.x[: params.evaluate.example_curves],
+            input_example=curves[: params.evaluate.example_curves],
             tags=run_tags(Path.cwd(), Path(args.lock_file)),
             run_name=os.environ.get("DVC_EXP_NAME"),
         )

@@ -1,23 +1,22 @@
-"""Stage ``generate``: the article's pool of curves and its separate validation set."""
+"""Stage ``generate``: the pool of curves that ``split`` divides and the separate validation
+set, either the article's synthetic curves or the user's files under ``inputs/``."""
 
 from collections.abc import Sequence
+from pathlib import Path
 
-from ae_anomaly.data.synthetic import pool_and_validation
+from ae_anomaly.data.split import check_pool_can_be_split
 from ae_anomaly.runtime import load_stage_params, parse_stage_args, run_stage
 from ae_anomaly.storage import save_dataset
-from ae_anomaly.wiring import bump_curves
+from ae_anomaly.wiring import pool_and_validation
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_stage_args(__doc__, ["pool", "validation"], argv)
+    args = parse_stage_args(__doc__, ["inputs", "pool", "validation"], argv)
     params = load_stage_params(args.params)
-    counts = params.generate
-    pool, validation = pool_and_validation(
-        bump_curves(params.generate),
-        pool_counts=(counts.pool_normal, counts.pool_anomalous),
-        validation_counts=(counts.validation_normal, counts.validation_anomalous),
-        seed=params.base.seed,
+    pool, validation, source = pool_and_validation(
+        params.generate, params.base.seed, Path(args.inputs)
     )
+    check_pool_can_be_split(pool, params.split.test_size, params.split.stratify, source)
     save_dataset(args.pool, pool)
     save_dataset(args.validation, validation)
 

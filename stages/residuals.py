@@ -1,10 +1,12 @@
 """Stage ``residuals``: the autoencoder's residuals ``x - reconstruction`` of the held-out
-normal curves, the test split and the validation set (the article's difference scores)."""
+normal curves, the test split and the validation set (the article's difference scores), on
+the curves as the model sees them (after ``preprocess``)."""
 
 from collections.abc import Sequence
 
 from ae_anomaly.autoencoder import load_autoencoder, reconstruct, select_device
 from ae_anomaly.features import residuals
+from ae_anomaly.preprocessing import normalize_curves
 from ae_anomaly.runtime import load_stage_params, parse_stage_args, run_stage
 from ae_anomaly.storage import load_dataset, save_arrays
 
@@ -21,10 +23,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     model = load_autoencoder(args.model, device)
     for name in SETS:
         dataset = load_dataset(getattr(args, name))
-        reconstruction = reconstruct(model, dataset.x, device, config.batch_size)
+        x = normalize_curves(dataset.x, params.preprocess.normalize)
+        reconstruction = reconstruct(model, x, device, config.batch_size)
         save_arrays(
             getattr(args, f"{name}_residuals"),
-            {"residual": residuals(dataset.x, reconstruction), "y": dataset.y},
+            {"residual": residuals(x, reconstruction), "y": dataset.y},
         )
 
 

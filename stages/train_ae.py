@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 from ae_anomaly.autoencoder import Autoencoder, save_autoencoder, select_device
+from ae_anomaly.preprocessing import normalize_curves
 from ae_anomaly.report.figures import epochs_to_plot, save_error_boxplots, training_figures
 from ae_anomaly.runtime import load_stage_params, parse_stage_args, run_stage, timed
 from ae_anomaly.storage import load_dataset, save_arrays, save_columns, save_dataset, save_json
@@ -21,17 +22,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_stage_params(args.params)
     config, seed = params.train_ae, params.base.seed
     train, test = load_dataset(args.train), load_dataset(args.test)
+    normalize = params.preprocess.normalize
 
     normal = train.normal
     fit_rows, holdout_rows = split_holdout(len(normal), config.holdout_fraction, seed)
     seed_everything(seed)
     device = select_device(config.device)
     model = Autoencoder(autoencoder_config(train.x.shape[1], config))
+    normalized = normalize_curves(normal, normalize)
     history = train_autoencoder(
-        model, normal[fit_rows], normal[holdout_rows], test.x, training_config(config), seed, device
+        model,
+        normalized[fit_rows],
+        normalized[holdout_rows],
+        normalize_curves(test.x, normalize),
+        training_config(config),
+        seed,
+        device,
     )
 
     save_autoencoder(args.model, model)
+    # The held-out curves as they came (not normalised): whoever reads them applies the model.
     save_dataset(
         args.holdout, Dataset(normal[holdout_rows], train.y[train.y == NORMAL][holdout_rows])
     )

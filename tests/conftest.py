@@ -22,5 +22,5 @@ def default_params() -> Params:
 @pytest.fixture
 def small_dataset(default_params: Params) -> Dataset:
     """80 normal + 20 anomalous curves of 64 points."""
-    generate = default_params.generate.model_copy(update={"sample_size": 64})
+    generate = default_params.generate.synthetic.model_copy(update={"sample_size": 64})
     return bump_curves(generate).dataset(80, 20, np.random.default_rng(0))

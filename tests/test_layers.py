@@ -19,8 +19,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("ae_anomaly.types",),
     ("ae_anomaly.params", "ae_anomaly.models"),
     ("ae_anomaly.storage",),
-    ("ae_anomaly.data.synthetic", "ae_anomaly.data.split"),
-    ("ae_anomaly.features",),
+    ("ae_anomaly.data.synthetic", "ae_anomaly.data.split", "ae_anomaly.data.files"),
+    ("ae_anomaly.preprocessing", "ae_anomaly.features"),
     ("ae_anomaly.detectors.base",),
     (
         "ae_anomaly.detectors.one_class_svm",

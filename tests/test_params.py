@@ -20,7 +20,8 @@ def _raw() -> dict:
 
 def test_repository_params_validate(default_params):
     assert default_params.base.seed == 42
-    assert default_params.generate.sample_size == 256
+    assert default_params.generate.source == "synthetic"
+    assert default_params.generate.synthetic.sample_size == 256
 
 
 @pytest.mark.parametrize(
@@ -29,7 +30,7 @@ def test_repository_params_validate(default_params):
         ("train_ae", "epoch", 3, "train_ae.epoch"),  # typo: unknown key
         ("train_ae", "epochs", 0, "train_ae.epochs"),
         ("train_ae", "epochs", "many", "train_ae.epochs"),
-        ("generate", "pool_normal", -5, "generate.pool_normal"),
+        ("preprocess", "normalize", "robust", "preprocess.normalize"),
         ("histogram_forest", "bins", 0, "histogram_forest.bins"),
         ("split", "test_size", 1.5, "split.test_size"),
     ],
@@ -71,7 +72,7 @@ def test_missing_key_is_reported():
 
 def test_unordered_range_is_rejected():
     raw = _raw()
-    raw["generate"]["normal_sigma"] = [0.5, 0.05]
+    raw["generate"]["synthetic"]["normal_sigma"] = [0.5, 0.05]
     with pytest.raises(ParamsError, match="normal_sigma"):
         parse_params(raw)
 
@@ -98,7 +99,7 @@ def test_flatten_gives_dotted_keys(default_params):
     flat = flatten(default_params)
     assert flat["train_ae.epochs"] == default_params.train_ae.epochs
     assert flat["baselines.isolation_forest.n_estimators"] == 100
-    assert flat["generate.x_range"] == [0.0, 1.0]
+    assert flat["generate.synthetic.x_range"] == [0.0, 1.0]
 
 
 def test_article_preset_gives_the_articles_settings():
@@ -140,3 +141,28 @@ def test_a_preset_is_validated_by_the_same_schema(tmp_path: Path):
         "train_ae.epochs",
         "train_ae.lr",
     ]
+
+
+def test_a_files_source_must_name_its_files():
+    raw = _raw()
+    raw["generate"]["source"] = "files"
+    with pytest.raises(
+        ParamsError, match=r"generate\.files\.train and generate\.files\.validation"
+    ):
+        parse_params(raw)
+    raw["generate"]["files"].update(
+        train="inputs/a.csv", validation="inputs/b.csv", layout="header", label_column=None
+    )
+    with pytest.raises(ParamsError, match=r"generate\.files\.label_column"):
+        parse_params(raw)
+    raw["generate"]["files"]["label_column"] = "class"
+    assert parse_params(raw).generate.files.label_column == "class"
+
+
+def test_normal_labels_may_be_numbers_or_names():
+    raw = _raw()
+    raw["generate"]["files"]["normal_labels"] = [1, "ok", 2.5]
+    assert parse_params(raw).generate.files.normal_labels == [1, "ok", 2.5]
+    raw["generate"]["files"]["normal_labels"] = []
+    with pytest.raises(ParamsError, match=r"generate\.files\.normal_labels"):
+        parse_params(raw)

@@ -38,7 +38,7 @@ def small_run(default_params):
     """
     training = default_params.train_ae.model_copy(update={"epochs": 60})
     pool, validation = pool_and_validation(
-        bump_curves(default_params.generate), (1000, 100), (60, 60), SEED
+        bump_curves(default_params.generate.synthetic), (1000, 100), (60, 60), SEED
     )
     split = default_params.split
     train, test = train_test_split_dataset(

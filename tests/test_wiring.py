@@ -31,5 +31,5 @@ def test_network_and_training_configs(default_params):
 
 
 def test_synthetic_curves_follow_the_generate_section(default_params):
-    curves = wiring.bump_curves(default_params.generate)
+    curves = wiring.bump_curves(default_params.generate.synthetic)
     assert curves.sample_size == 256 and curves.anomaly_max == 0.12

@@ -1,16 +1,24 @@
-"""The article's train/test split of the pool."""
+"""The article's train/test split of the pool, and whether a pool is large enough for it."""
 
 from __future__ import annotations
 
-from sklearn.model_selection import train_test_split
+import math
 
-from ae_anomaly.types import Dataset
+import numpy as np
+
+from ae_anomaly.types import NORMAL, Dataset, InputError
+
+#: Normal training curves the autoencoder needs at least: one to fit, one to hold out.
+MIN_NORMAL_TRAINING_CURVES = 2
 
 
 def train_test_split_dataset(
     dataset: Dataset, test_size: float, shuffle: bool, stratify: bool, seed: int
 ) -> tuple[Dataset, Dataset]:
     """scikit-learn's ``train_test_split`` of curves and labels together."""
+    # Imported here: scikit-learn takes a second to import, and ``generate`` only checks sizes.
+    from sklearn.model_selection import train_test_split
+
     x_train, x_test, y_train, y_test = train_test_split(
         dataset.x,
         dataset.y,
@@ -20,3 +28,28 @@ def train_test_split_dataset(
         random_state=seed,
     )
     return Dataset(x_train, y_train), Dataset(x_test, y_test)
+
+
+def check_pool_can_be_split(pool: Dataset, test_size: float, stratify: bool, source: str) -> None:
+    """Raise :class:`InputError` when any split of ``pool`` could leave the autoencoder fewer
+    than two normal training curves, or when stratifying is impossible; ``source`` names the
+    pool's file for the message."""
+    count = len(pool.y)
+    n_test = math.ceil(test_size * count)
+    normal = int(np.count_nonzero(pool.y == NORMAL))
+    if normal - n_test < MIN_NORMAL_TRAINING_CURVES:
+        raise InputError(
+            f"{source} has {count} curves, {normal} of them normal: with split.test_size "
+            f"{test_size} up to {n_test} go to the test split, which can leave fewer than "
+            f"{MIN_NORMAL_TRAINING_CURVES} normal curves to train the autoencoder on. "
+            "Add curves or lower split.test_size."
+        )
+    if stratify:
+        anomalies = count - normal
+        if 0 < anomalies < 2:
+            raise InputError(
+                f"{source} has {anomalies} anomalous curve(s): split.stratify needs at least 2 "
+                "of each class. Add curves or set split.stratify: false."
+            )
+    if count - n_test < 1 or n_test < 1:
+        raise InputError(f"{source} has {count} curves: too few for split.test_size {test_size}")

@@ -14,6 +14,7 @@ here defines it.)
 
 from __future__ import annotations
 
+import logging
 from abc import ABCMeta, abstractmethod
 from collections.abc import Mapping
 from typing import Self
@@ -23,7 +24,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
-from ae_anomaly.types import ANOMALY, Predictions
+from ae_anomaly.types import ANOMALY, ModelOutput, NotFitted, Predictions
+
+logger = logging.getLogger(__name__)
 
 
 class AnomalyDetector(BaseEstimator, metaclass=ABCMeta):
@@ -44,10 +47,31 @@ class AnomalyDetector(BaseEstimator, metaclass=ABCMeta):
         tags.target_tags.required = self._needs_labels
         return tags
 
+    def cannot_fit(self, y: np.ndarray | None) -> str | None:
+        """Why these training labels cannot fit this detector, or ``None`` if they can (a
+        supervised detector needs anomalous examples; on an unlabelled file it has none)."""
+        if not self._needs_labels:
+            return None
+        labels = np.asarray([] if y is None else y)
+        if not (labels == ANOMALY).any():
+            return "needs anomalous training curves to learn from; the training labels have none"
+        if (labels == ANOMALY).all():
+            return "needs normal training curves too; every training label is an anomaly"
+        return None
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         """``1`` for rows scoring above ``threshold_``, ``0`` for the others."""
         check_is_fitted(self, "threshold_")
         return (self.decision_function(X) > self.threshold_).astype(np.int64)
+
+
+def label_share_problem(y: np.ndarray | None, given: float | None, name: str) -> str | None:
+    """Why ``label_anomaly_share`` would fail for these labels, or ``None``."""
+    try:
+        label_anomaly_share(y, given, name)
+    except ValueError as error:
+        return f"{error}; set it explicitly in params.yaml"
+    return None
 
 
 def label_anomaly_share(y: np.ndarray | None, given: float | None, name: str) -> float:
@@ -68,10 +92,16 @@ def fit_and_predict(
     x_fit: np.ndarray,
     y_fit: np.ndarray | None,
     x_eval: np.ndarray,
-) -> dict[str, Predictions]:
-    """Fit every detector on one set and return its scores and labels on another."""
-    predictions = {}
+) -> dict[str, ModelOutput]:
+    """Fit every detector on one set and return its scores and labels on another; one that
+    cannot be fitted on these labels is reported :class:`NotFitted`, with one log line."""
+    predictions: dict[str, ModelOutput] = {}
     for name, detector in detectors.items():
+        reason = detector.cannot_fit(y_fit)
+        if reason is not None:
+            logger.warning("%s: not fitted: %s", name, reason)
+            predictions[name] = NotFitted(reason)
+            continue
         detector.fit(x_fit, y_fit)
         predictions[name] = Predictions(
             detector.decision_function(x_eval), detector.predict(x_eval)

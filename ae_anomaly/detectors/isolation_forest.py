@@ -8,7 +8,11 @@ import numpy as np
 from sklearn.ensemble import IsolationForest
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ae_anomaly.detectors.base import AnomalyDetector, label_anomaly_share
+from ae_anomaly.detectors.base import (
+    AnomalyDetector,
+    label_anomaly_share,
+    label_share_problem,
+)
 
 
 class IsolationForestDetector(AnomalyDetector):
@@ -27,6 +31,9 @@ class IsolationForestDetector(AnomalyDetector):
         self.max_features = max_features
         self.n_jobs = n_jobs
         self.random_state = random_state
+
+    def cannot_fit(self, y: np.ndarray | None) -> str | None:
+        return label_share_problem(y, self.contamination, "contamination")
 
     def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> Self:
         X = validate_data(self, X)

@@ -8,7 +8,11 @@ import numpy as np
 from sklearn.svm import OneClassSVM
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ae_anomaly.detectors.base import AnomalyDetector, label_anomaly_share
+from ae_anomaly.detectors.base import (
+    AnomalyDetector,
+    label_anomaly_share,
+    label_share_problem,
+)
 
 
 class OneClassSVMDetector(AnomalyDetector):
@@ -25,6 +29,9 @@ class OneClassSVMDetector(AnomalyDetector):
         self.kernel = kernel
         self.gamma = gamma
         self.cache_size = cache_size
+
+    def cannot_fit(self, y: np.ndarray | None) -> str | None:
+        return label_share_problem(y, self.nu, "nu")
 
     def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> Self:
         X = validate_data(self, X)

@@ -8,7 +8,7 @@ from ae_anomaly.wiring import bump_curves
 
 @pytest.fixture
 def curves(default_params):
-    return bump_curves(default_params.generate)
+    return bump_curves(default_params.generate.synthetic)
 
 
 def _pool_and_validation(curves, seed, pool=(2000, 200)):
@@ -63,7 +63,7 @@ def test_validation_set_does_not_depend_on_pool_size(curves):
 
 
 def test_noise_is_added_only_when_asked(default_params):
-    noisy = bump_curves(default_params.generate.model_copy(update={"noise_std": 0.05}))
-    clean, _ = _pool_and_validation(bump_curves(default_params.generate), seed=1)
+    noisy = bump_curves(default_params.generate.synthetic.model_copy(update={"noise_std": 0.05}))
+    clean, _ = _pool_and_validation(bump_curves(default_params.generate.synthetic), seed=1)
     noisy_pool, _ = _pool_and_validation(noisy, seed=1)
     assert 0.04 < (noisy_pool.x - clean.x).std() < 0.06

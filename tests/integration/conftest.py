@@ -16,11 +16,13 @@ __all__ = ["dvc", "make_repo", "pipeline_env", "run", "stages_run", "update_para
 #: Few curves of 64 points and 2 epochs: the real pipeline in seconds per stage.
 TINY_OVERRIDES: dict[str, dict[str, Any]] = {
     "generate": {
-        "sample_size": 64,
-        "pool_normal": 150,
-        "pool_anomalous": 30,
-        "validation_normal": 20,
-        "validation_anomalous": 20,
+        "synthetic": {
+            "sample_size": 64,
+            "pool_normal": 150,
+            "pool_anomalous": 30,
+            "validation_normal": 20,
+            "validation_anomalous": 20,
+        }
     },
     "baselines": {"n_jobs": 1},
     "train_ae": {
@@ -31,6 +33,8 @@ TINY_OVERRIDES: dict[str, dict[str, Any]] = {
     },
     "histogram_forest": {"n_jobs": 1},
 }
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def make_repo(path: Path, overrides: dict[str, dict[str, Any]] | None = None) -> Path:

@@ -120,7 +120,7 @@ def test_two_clean_runs_give_byte_identical_outputs(reproduced_repo: Path, tmp_p
         ("train_ae", "epoch", 3, "train_ae.epoch"),
         ("histogram_forest", "bins", 0, "histogram_forest.bins"),
         ("baselines", "n_jobs", "all", "baselines.n_jobs"),
-        ("generate", "pool_normal", -10, "generate.pool_normal"),
+        ("preprocess", "normalize", "robust", "preprocess.normalize"),
     ],
 )
 def test_bad_params_fail_before_any_output(tmp_path: Path, section, key, value, dotted):
