@@ -8,7 +8,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install run test test-fast lint ui report bench-quality bench-speed bench-real article clean
+.PHONY: install run test test-fast lint ui report bench-quality bench-speed bench-real bench-score article clean
 BENCH_INSTALLED := $(VENV)/.bench-installed
 
 $(VENV)/.installed: pyproject.toml
@@ -50,6 +50,10 @@ bench-quality: $(BENCH_INSTALLED)  ## seeds 1..5: article preset vs our defaults
 
 bench-real: $(BENCH_INSTALLED)  ## GunPoint one-vs-rest: every model vs PyOD's, 3 seeds (~10 min)
 	$(BIN)/python -m bench.real --out bench/results
+
+bench-score: install  ## scoring throughput: CLI vs bare network, HTTP latency, memory (~5 min)
+	$(BIN)/dvc repro
+	$(BIN)/python -m bench.score --out bench/results
 
 bench-speed: install  ## timings and memory of full, no-op and partial reruns, 1x and 10x data
 	$(BIN)/python -m bench.speed --out bench/results

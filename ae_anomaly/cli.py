@@ -1,5 +1,8 @@
 """The installed console command, ``ae-anomaly``.
 
+- ``ae-anomaly score CURVES --detector models/detector -o scores.csv``: score new curves
+  with the deployable detector (a folder, or an MLflow model URI such as
+  ``models:/ae-anomaly-detector/3``), writing CSV or Parquet.
 - ``ae-anomaly results metrics/validation.json``: print a finished run's results table
   (``make run`` ends with it); ``--markdown PATH`` also writes a summary embedding the
   figures, readable offline (``make report``).
@@ -15,10 +18,48 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ae_anomaly.detector import CurveDetector
 from ae_anomaly.params import ParamsError, load_preset
 from ae_anomaly.report.summary import ordered_figures, summary_markdown
 from ae_anomaly.report.tables import results_table
+from ae_anomaly.runtime import configure_logging
+from ae_anomaly.scoring import DEFAULT_BATCH_ROWS, score_file
 from ae_anomaly.storage import load_json
+from ae_anomaly.threads import thread_share
+from ae_anomaly.types import InputError
+
+
+def _load_detector(reference: str, device: str, threads: int) -> CurveDetector:
+    """A detector folder, or the detector inside an MLflow model (``models:/...``,
+    ``runs:/...``), downloaded as plain files: no code from the store runs."""
+    if ":/" in reference:
+        from ae_anomaly.tracking import download_detector
+
+        reference = str(download_detector(reference))
+    return CurveDetector.load(reference, device=device, threads=threads)
+
+
+def _score(args: argparse.Namespace) -> int:
+    configure_logging()
+    threads = args.threads or thread_share()
+    try:
+        import torch
+
+        # The network (main thread) and the detectors (a scoring thread) run side by side.
+        torch.set_num_threads(max(1, threads // 2))
+        detector = _load_detector(args.detector, args.device, max(1, threads - threads // 2))
+        summary = score_file(
+            detector, args.curves, args.output, args.layout, args.label_column, args.batch_size
+        )
+    except (InputError, RuntimeError) as error:
+        print(f"ae-anomaly score: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"scored {summary.rows} curves in {summary.seconds:.1f} s "
+        f"({summary.curves_per_second:,.0f} curves/s) -> {summary.output}",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _results(args: argparse.Namespace) -> int:
@@ -65,6 +106,46 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
+
+    score = commands.add_parser(
+        "score",
+        help="score a file of curves with the deployable detector",
+        description="One row per curve: each detector's score (higher = more anomalous) and "
+        "0/1 label. Reads the formats the pipeline reads (.tsv .csv .txt .parquet .npy .npz).",
+    )
+    score.add_argument("curves", help="the file of curves to score")
+    score.add_argument(
+        "--detector",
+        required=True,
+        metavar="PATH_OR_URI",
+        help="a detector folder (models/detector) or an MLflow model URI "
+        "(models:/ae-anomaly-detector/<version>)",
+    )
+    score.add_argument(
+        "-o", "--output", required=True, help="where to write the scores: .csv or .parquet"
+    )
+    score.add_argument(
+        "--layout",
+        choices=("unlabelled", "ucr", "header"),
+        default="unlabelled",
+        help="unlabelled: every column is a point (default); ucr: label first, no header; "
+        "header: a header row, label in --label-column",
+    )
+    score.add_argument("--label-column", help="with --layout header: the label column's name")
+    score.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH_ROWS, help="curves per batch (memory)"
+    )
+    score.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads to use (default: this process's share of the machine); the "
+        "autoencoder gets half, the detectors on its residuals the rest",
+    )
+    score.add_argument(
+        "--device", choices=("cpu", "cuda", "auto"), default="cpu", help="for the autoencoder"
+    )
+    score.set_defaults(run=_score)
 
     results = commands.add_parser("results", help="print (or write) a run's results table")
     results.add_argument("metrics", help="metrics JSON written by the evaluate stage")

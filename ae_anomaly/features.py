@@ -52,11 +52,28 @@ def learned_histogram_range(
     return (-extent, extent) if kind == "signed" else (0.0, extent)
 
 
+#: Rows histogrammed at once: their temporaries stay in the CPU cache.
+_HISTOGRAM_BLOCK_ROWS = 1024
+
+
+def _float32_ceiling(edges: np.ndarray) -> np.ndarray:
+    """For each float64 edge, the smallest float32 not below it: for a float32 ``v``,
+    ``v >= edge`` exactly when ``v >= ceiling``, so float32 values compare without casts."""
+    rounded = edges.astype(np.float32)
+    below = rounded.astype(np.float64) < edges
+    rounded[below] = np.nextafter(rounded[below], np.float32(np.inf))
+    return rounded
+
+
 def row_histograms(values: np.ndarray, bins: int, value_range: tuple[float, float]) -> np.ndarray:
     """``np.histogram(row, bins, range)`` for every row at once, as an (n_rows, bins) int array.
 
-    Bin edges and edge cases match NumPy's: bins are half-open ``[edge_i, edge_i+1)`` except the
-    last, which includes its right edge, and values outside the range are not counted.
+    Bins are half-open ``[edge_i, edge_i+1)`` over ``np.linspace(low, high, bins + 1)``, except
+    the last, which also holds values equal to ``high``; values outside the range are not
+    counted. Each value's bin is first estimated arithmetically (the edges are evenly spaced),
+    then corrected by comparing it exactly with its neighbouring edges: the same bins a binary
+    search over the edges gives (``np.searchsorted``), several times faster. float32 values
+    are compared with the edges rounded up to float32, which decides exactly the same.
     """
     if values.ndim != 2:
         raise ValueError(f"expected a 2-D array of rows, got shape {values.shape}")
@@ -64,9 +81,27 @@ def row_histograms(values: np.ndarray, bins: int, value_range: tuple[float, floa
     if not low < high:
         raise ValueError(f"histogram range must have low < high, got {value_range}")
     edges = np.linspace(low, high, bins + 1)
-    index = np.searchsorted(edges, values, side="right") - 1
-    index[values == high] = bins - 1
-    inside = (index >= 0) & (index < bins)
-    rows = np.broadcast_to(np.arange(values.shape[0])[:, None], values.shape)
-    flat = rows[inside] * bins + index[inside]
-    return np.bincount(flat, minlength=values.shape[0] * bins).reshape(values.shape[0], bins)
+    if values.dtype == np.float32:
+        edges, dtype = _float32_ceiling(edges), np.float32
+    else:
+        values, dtype = values.astype(np.float64, copy=False), np.float64
+    # bounds[j] is edge j - 1: slot 0 holds values below the range, slot bins + 1 those above.
+    bounds = np.concatenate([[-np.inf], edges, [np.inf]]).astype(dtype)
+    start_at, scale = dtype(low), dtype(bins / (high - low))
+    counts = np.empty((values.shape[0], bins), dtype=np.int64)
+    for start in range(0, values.shape[0], _HISTOGRAM_BLOCK_ROWS):
+        block = values[start : start + _HISTOGRAM_BLOCK_ROWS]
+        with np.errstate(over="ignore", invalid="ignore"):  # huge values: clipped just below
+            estimate = (block - start_at) * scale
+        np.clip(estimate, -1, bins + 1, out=estimate)
+        slot = estimate.astype(np.int32)
+        slot += 1
+        np.clip(slot, 0, bins + 1, out=slot)
+        slot -= block < bounds[slot]
+        slot += block >= bounds[slot + 1]
+        slot[block == high] = bins  # the right edge belongs to the last bin
+        rows = len(block)
+        slot += (np.arange(rows, dtype=np.int32) * (bins + 2))[:, None]
+        per_row = np.bincount(slot.ravel(), minlength=rows * (bins + 2)).reshape(rows, bins + 2)
+        counts[start : start + rows] = per_row[:, 1 : bins + 1]
+    return counts

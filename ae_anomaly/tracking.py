@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import subprocess
@@ -149,7 +150,9 @@ class PipelineRecord:
     figure_paths: Sequence[Path] = ()
     artifact_files: Sequence[Path] = ()
     reports_markdown: str = ""
-    model_path: Path | None = None
+    #: The deployable detector folder, logged as an MLflow model and registered.
+    detector_path: Path | None = None
+    #: A few raw curves: the served model's input example.
     input_example: np.ndarray | None = None
     tags: dict[str, str] = field(default_factory=dict)
     run_name: str | None = None
@@ -195,51 +198,121 @@ def _param_value(value: Any) -> str:
     return "null" if value is None else str(value)
 
 
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+#: The Model Registry name every pipeline execution's detector is a version of.
+REGISTERED_MODEL = "ae-anomaly-detector"
+#: The metrics a registered version carries as tags, so versions compare at a glance.
+KEY_METRICS = ("f1_anomaly", "roc_auc")
 
 
-def _log_model(record: PipelineRecord, experiment_id: str, run_id: str) -> None:
-    """Attach the autoencoder to the run as an MLflow model.
+def params_digest(params: dict[str, Any]) -> str:
+    """sha256 of the validated, flattened params: identical params, identical digest."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 
-    A checkpoint is serialised into MLflow once: runs whose ``train_ae`` came from DVC's cache
-    link the LoggedModel already logged for the same checkpoint bytes (as a run output), which
-    keeps every run complete without re-pickling the model, or importing torch, each time.
+
+def _detector_signature(columns: Sequence[str]) -> Any:
+    """Input: a batch of curves, any numeric dtype, checked by the detector itself, which
+    names the problem and the expected curve length in its errors. (A float tensor spec would
+    make MLflow refuse float32 arrays, and answer a non-numeric value in a request with its own
+    parsing error, before the model could say what it expects.) Output: the score columns."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema, TensorSpec
+
+    return ModelSignature(
+        inputs=Schema([TensorSpec(np.dtype(object), (-1,))]),
+        outputs=Schema(
+            [ColSpec("long" if name.endswith("_label") else "double", name) for name in columns]
+        ),
+    )
+
+
+def _log_detector(record: PipelineRecord, experiment_id: str, run_id: str) -> None:
+    """Log the detector folder as an MLflow ``pyfunc`` model and register it as a new
+    version of :data:`REGISTERED_MODEL`, unless a detector with the same bytes was already
+    logged: then the run links that model (as a run output) and no duplicate version appears.
     """
     import mlflow
     from mlflow.entities import LoggedModelOutput
 
-    assert record.model_path is not None and record.input_example is not None
-    digest = _file_sha256(record.model_path)
+    from ae_anomaly import pyfunc_model
+    from ae_anomaly.detector import CONFIG_FILE, DETECTOR_ARTIFACT, folder_digest
+    from ae_anomaly.models import RESIDUAL_MODEL_NAMES
+
+    assert record.detector_path is not None and record.input_example is not None
+    digest = folder_digest(record.detector_path)
     existing = mlflow.search_logged_models(
         experiment_ids=[experiment_id],
-        filter_string=f"tags.checkpoint_sha256 = '{digest}'",
+        filter_string=f"tags.detector_sha256 = '{digest}'",
         max_results=1,
         output_format="list",
     )
+    client = mlflow.MlflowClient()
     if existing:
-        mlflow.MlflowClient().log_outputs(run_id, [LoggedModelOutput(existing[0].model_id, step=0)])
+        client.log_outputs(run_id, [LoggedModelOutput(existing[0].model_id, step=0)])
         return
-
-    import torch
-    from mlflow import pytorch as mlflow_pytorch
-    from mlflow.models import infer_signature
-
-    from ae_anomaly.autoencoder import load_autoencoder
-
-    model = load_autoencoder(record.model_path)
-    example = np.ascontiguousarray(record.input_example, dtype=np.float32)
-    with torch.inference_mode():
-        output = model(torch.from_numpy(example)).numpy()
-    mlflow_pytorch.log_model(
-        model,
-        name="autoencoder",
-        signature=infer_signature(example, output),
-        input_example=example,
-        tags={"checkpoint_sha256": digest},
-        # Explicit requirements: MLflow's inference imports the model in a subprocess (slow).
-        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy"],
+    config = json.loads((record.detector_path / CONFIG_FILE).read_text())
+    fitted = [
+        name
+        for name in RESIDUAL_MODEL_NAMES
+        if name == "ae_threshold" or "not_fitted" not in config[name]
+    ]
+    columns = [f"{name}_{part}" for name in fitted for part in ("score", "label")]
+    info = mlflow.pyfunc.log_model(
+        name="detector",
+        python_model=pyfunc_model.__file__,  # models from code: no pickle in the model
+        artifacts={DETECTOR_ARTIFACT: str(record.detector_path)},
+        signature=_detector_signature(columns),
+        input_example=np.asarray(record.input_example, dtype=np.float64),
+        pip_requirements=_requirements(),
+        metadata={"curve_length": config["curve_length"], "normalize": config["normalize"]},
+        tags={"detector_sha256": digest},
     )
+    version_tags = {
+        "detector_sha256": digest,
+        "params_sha256": params_digest(record.params),
+        "run_id": run_id,
+        **{
+            f"{model}.{metric}": str(record.metrics[model][metric])
+            for model in fitted
+            for metric in KEY_METRICS
+            if metric in record.metrics.get(model, {})
+        },
+    }
+    version = mlflow.register_model(info.model_uri, REGISTERED_MODEL, tags=version_tags)
+    client.set_tag(run_id, "detector.registered_version", str(version.version))
+    logger.info("detector registered as %s version %s", REGISTERED_MODEL, version.version)
+
+
+def _requirements() -> list[str]:
+    """What serving the model needs; explicit, because MLflow's inference of them imports
+    the model in a subprocess (seconds)."""
+    from importlib.metadata import version
+
+    return [
+        f"{name}=={version(name).split('+')[0]}"  # torch's "+cpu" is a local build label
+        for name in ("torch", "scikit-learn", "numpy", "pandas", "ae-anomaly")
+    ]
+
+
+def download_detector(model_uri: str, destination: Path | None = None) -> Path:
+    """The detector folder inside an MLflow model (``models:/ae-anomaly-detector/3``,
+    ``runs:/<id>/detector``, ...), downloaded from the tracking store: the plain files only,
+    so using it runs no code from the store."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from ae_anomaly.detector import DETECTOR_ARTIFACT
+
+    uri = tracking_uri(repository_root())
+    check_reachable(uri)
+    mlflow.set_tracking_uri(uri)
+    try:
+        folder = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{model_uri.rstrip('/')}/artifacts/{DETECTOR_ARTIFACT}",
+            dst_path=None if destination is None else str(destination),
+        )
+    except MlflowException as error:
+        raise TrackingUnavailableError(f"cannot fetch {model_uri} from {uri}: {error}") from None
+    return Path(folder)
 
 
 class PipelineRun:
@@ -301,7 +374,7 @@ def _log_record(record: PipelineRecord, run_id: str, experiment_id: str) -> None
         mlflow.log_artifact(str(path), artifact_path="results")
     if record.reports_markdown:
         mlflow.log_text(record.reports_markdown, "results/classification_reports.md")
-    if record.model_path is not None and record.input_example is not None:
-        _log_model(record, experiment_id, run_id)
+    if record.detector_path is not None and record.input_example is not None:
+        _log_detector(record, experiment_id, run_id)
     for path in record.figure_paths:
         mlflow.log_artifact(str(path), artifact_path="figures")

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
-from tqdm.auto import tqdm
 
 from ae_anomaly.autoencoder import Autoencoder, as_tensor
+from ae_anomaly.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +120,8 @@ def train_autoencoder(
     history = TrainingHistory()
     best_loss, best_state, stale_epochs = float("inf"), None, 0
 
-    progress = tqdm(range(1, config.epochs + 1), desc="train_ae", unit="epoch", dynamic_ncols=True)
-    for epoch in progress:
+    progress = Progress(config.epochs, "train_ae", "epoch")
+    for epoch in range(1, config.epochs + 1):
         model.train()
         loss_sum = torch.zeros((), device=device)
         for (batch,) in loader:
@@ -142,6 +142,7 @@ def train_autoencoder(
             per_sample_mse(model, monitor, inference_batch_size).cpu().numpy()
         )
         progress.set_postfix(train=f"{train_loss:.2e}", holdout=f"{holdout_loss:.2e}")
+        progress.update()
 
         if holdout_loss < best_loss:
             best_loss, stale_epochs, history.best_epoch = holdout_loss, 0, epoch

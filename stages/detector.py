@@ -1,60 +1,55 @@
-"""Stage ``detector``: the detectors that work on the autoencoder's residuals.
+"""Stage ``detector``: the deployable detector, one self-contained folder.
 
 ``ae_threshold`` is fitted on the held-out *normal* residuals (no anomaly label); the
 difference and histogram forests on the *test* split's residuals (the autoencoder has fitted
-the train split, so its residuals there are unrepresentatively small). All three are applied
-to the validation set.
+the train split, so its residuals there are unrepresentatively small). All three are packed
+with the autoencoder and the preprocessing into ``models/detector``, which ``evaluate``
+measures and everything else (``ae-anomaly score``, MLflow, HTTP) deploys.
 """
 
 from collections.abc import Sequence
 
-from ae_anomaly.detectors.base import fit_and_predict
+from ae_anomaly.detector import pack_detector
+from ae_anomaly.detectors.base import fit_if_possible
 from ae_anomaly.runtime import background_work, load_stage_params, parse_stage_args, run_stage
-from ae_anomaly.storage import load_arrays, save_arrays, save_predictions
-from ae_anomaly.types import Predictions
+from ae_anomaly.storage import load_arrays
 from ae_anomaly.wiring import ae_threshold, difference_forest, histogram_forest
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_stage_args(
-        __doc__,
-        ["holdout_residuals", "test_residuals", "validation_residuals",
-         "threshold_predictions", "forest_predictions", "histograms"],
-        argv,
-    )  # fmt: skip
+        __doc__, ["model", "holdout_residuals", "test_residuals", "detector"], argv
+    )
     params = load_stage_params(args.params)
     seed = params.base.seed
-    holdout = load_arrays(args.holdout_residuals)
-    test, validation = load_arrays(args.test_residuals), load_arrays(args.validation_residuals)
-
-    threshold = {"ae_threshold": ae_threshold(params.ae_threshold)}
-    save_predictions(
-        args.threshold_predictions,
-        fit_and_predict(threshold, holdout["residual"], None, validation["residual"]),
-    )
-    histograms = histogram_forest(params.histogram_forest, seed)
-    forest_data = test["residual"], test["y"], validation["residual"]
+    holdout, test = load_arrays(args.holdout_residuals), load_arrays(args.test_residuals)
+    threshold = ae_threshold(params.ae_threshold).fit(holdout["residual"])
     # The forests are independent: the difference forest fits in a second process meanwhile.
     with background_work() as background:
         difference = background.submit(
             "difference forest",
-            fit_and_predict,
-            {"difference_forest": difference_forest(params.difference_forest, seed)},
-            *forest_data,
+            fit_if_possible,
+            "difference_forest",
+            difference_forest(params.difference_forest, seed),
+            test["residual"],
+            test["y"],
         )
-        own = fit_and_predict({"histogram_forest": histograms}, *forest_data)
-        save_predictions(args.forest_predictions, {**difference.result(), **own})
-    fitted = isinstance(own["histogram_forest"], Predictions)
-    save_arrays(  # the features the histogram forest saw, for the figures (none if not fitted)
-        args.histograms,
-        {
-            "test": histograms.histograms(test["residual"]),
-            "validation": histograms.histograms(validation["residual"]),
-            "range": histograms.value_range_,
-        }
-        if fitted
-        else {},
-    )
+        histogram = fit_if_possible(
+            "histogram_forest",
+            histogram_forest(params.histogram_forest, seed),
+            test["residual"],
+            test["y"],
+        )
+        pack_detector(
+            args.detector,
+            network_file=args.model,
+            curve_length=test["residual"].shape[1],
+            normalize=params.preprocess.normalize,
+            ae_threshold=threshold,
+            histogram_forest=histogram,
+            difference_forest=difference.result(),
+            batch_size=params.residuals.batch_size,
+        )
 
 
 if __name__ == "__main__":

@@ -1,24 +1,31 @@
-"""Stage ``evaluate``: every model's report on the validation set, figures, and the MLflow run."""
+"""Stage ``evaluate``: every model's report on the validation set, figures, and the MLflow run.
+
+The detectors on residuals are measured as deployed: the validation curves are scored by the
+detector folder the ``detector`` stage wrote, loaded as ``ae-anomaly score`` and the served
+model load it.
+"""
 
 import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from ae_anomaly.detector import CurveDetector
 from ae_anomaly.evaluation import evaluate_models, metrics_payload
 from ae_anomaly.params import flatten
-from ae_anomaly.preprocessing import normalize_curves
 from ae_anomaly.report.outputs import (
     render_figures,
     reports_markdown,
     write_metrics,
     write_plot_tables,
     write_reports,
+    write_validation_scores,
 )
 from ae_anomaly.report.tables import results_table
 from ae_anomaly.runtime import background_work, load_stage_params, parse_stage_args, run_stage
-from ae_anomaly.storage import load_arrays, load_columns, load_dataset, load_json, load_predictions
+from ae_anomaly.storage import load_columns, load_dataset, load_json, load_predictions
 from ae_anomaly.tracking import PipelineRecord, pipeline_run, repository_root, run_tags
+from ae_anomaly.types import NotFitted
 
 logger = logging.getLogger(__name__)
 
@@ -27,23 +34,30 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_stage_args(
         __doc__,
         [
-            "validation", "validation_residuals", "histograms",
-            "baseline_predictions", "threshold_predictions", "forest_predictions",
-            "model", "loss", "train_summary", "boxplots", "training_figures", "lock_file",
-            "metrics", "reports", "roc", "pr", "confusion", "figures",
+            "validation", "baseline_predictions", "detector",
+            "loss", "train_summary", "boxplots", "training_figures", "lock_file",
+            "metrics", "reports", "validation_scores", "roc", "pr", "confusion", "figures",
         ],
         argv,
     )  # fmt: skip
     params = load_stage_params(args.params)
     validation = load_dataset(args.validation)
-    curves = normalize_curves(validation.x, params.preprocess.normalize)  # as the model sees them
+    detector = CurveDetector.load(args.detector)
+    curves, residuals = detector.residuals(validation.x)
     outputs = {
         **load_predictions(args.baseline_predictions),
-        **load_predictions(args.threshold_predictions),
-        **load_predictions(args.forest_predictions),
+        **detector.score_residuals(residuals),
     }
     evaluations = evaluate_models(validation.y, outputs)
     metrics = metrics_payload(evaluations)
+    histograms = (
+        {}
+        if isinstance(detector.forests["histogram_forest"], NotFitted)
+        else {
+            "validation": detector.features("histogram_forest", residuals),
+            "range": detector.forests["histogram_forest"].value_range,
+        }
+    )
 
     # Figures render in a second process while this one writes the results and logs the run.
     with background_work() as background:
@@ -53,8 +67,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.figures,
             curves,
             validation.y,
-            load_arrays(args.validation_residuals)["residual"],
-            load_arrays(args.histograms),
+            residuals,
+            histograms,
             outputs,
             evaluations,
             params.evaluate.example_curves,
@@ -62,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         write_metrics(args.metrics, evaluations)
         write_reports(args.reports, evaluations)
+        write_validation_scores(args.validation_scores, validation.y, outputs)
         write_plot_tables(validation.y, outputs, args.roc, args.pr, args.confusion)
         logger.info("validation results:\n%s", results_table(metrics))
 
@@ -75,10 +90,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             boxplot_dir=Path(args.boxplots),
             # train_ae drew its own figures; the run shows them next to these.
             figure_paths=sorted(Path(args.training_figures).glob("*.png")),
-            artifact_files=[Path(args.metrics), Path(args.train_summary)],
+            artifact_files=[
+                Path(args.metrics),
+                Path(args.train_summary),
+                Path(args.validation_scores),
+            ],
             reports_markdown=reports_markdown(evaluations),
-            model_path=Path(args.model) if params.evaluate.log_model else None,
-            input_example=curves[: params.evaluate.example_curves],
+            detector_path=Path(args.detector) if params.evaluate.log_model else None,
+            input_example=validation.x[: params.evaluate.example_curves],
             tags=run_tags(Path.cwd(), Path(args.lock_file)),
             run_name=os.environ.get("DVC_EXP_NAME"),
         )

@@ -1,6 +1,6 @@
 """Stage ``residuals``: the autoencoder's residuals ``x - reconstruction`` of the held-out
-normal curves, the test split and the validation set (the article's difference scores), on
-the curves as the model sees them (after ``preprocess``)."""
+normal curves and of the test split (the article's difference scores), on the curves as the
+model sees them (after ``preprocess``): what the ``detector`` stage fits its detectors on."""
 
 from collections.abc import Sequence
 
@@ -10,7 +10,7 @@ from ae_anomaly.preprocessing import normalize_curves
 from ae_anomaly.runtime import load_stage_params, parse_stage_args, run_stage
 from ae_anomaly.storage import load_dataset, save_arrays
 
-SETS = ("holdout", "test", "validation")
+SETS = ("holdout", "test")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -6,12 +6,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from ae_anomaly.autoencoder import Autoencoder, AutoencoderConfig, reconstruct, save_autoencoder
+from ae_anomaly.detector import pack_detector
+from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
+from ae_anomaly.detectors.residual_forests import DifferenceForest, HistogramForest
+from ae_anomaly.features import residuals
 from ae_anomaly.params import Params, load_params
+from ae_anomaly.preprocessing import normalize_curves
 from ae_anomaly.types import Dataset
 from ae_anomaly.wiring import bump_curves
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DETECTOR_CURVE_LENGTH = 48
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +32,46 @@ def small_dataset(default_params: Params) -> Dataset:
     """80 normal + 20 anomalous curves of 64 points."""
     generate = default_params.generate.synthetic.model_copy(update={"sample_size": 64})
     return bump_curves(generate).dataset(80, 20, np.random.default_rng(0))
+
+
+@pytest.fixture(scope="session")
+def fitted(tmp_path_factory: pytest.TempPathFactory):
+    """A small network (untrained: its residuals still separate bumps) and detectors fitted
+    on its residuals of labelled curves, as the detector stage fits them."""
+    folder = tmp_path_factory.mktemp("detector")
+    torch.manual_seed(0)
+    network = Autoencoder(
+        AutoencoderConfig(DETECTOR_CURVE_LENGTH, (16,), 3, "leaky_relu", 0.2, "identity")
+    )
+    save_autoencoder(folder / "ae.pt", network)
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, size=(160, DETECTOR_CURVE_LENGTH)).astype(np.float32)
+    y = np.r_[np.zeros(120, int), np.ones(40, int)]
+    x[y == 1, 20:24] += 4.0
+    curves = normalize_curves(x, "zscore")
+    values = residuals(curves, reconstruct(network, curves, torch.device("cpu"), 64))
+    threshold = ReconstructionThresholdDetector("max_abs", 0.95).fit(values[y == 0])
+    settings = {"n_estimators": 30, "class_weight": "balanced", "random_state": 0}
+    histogram = HistogramForest(
+        bins=12, value_range=None, residual="absolute", decision_threshold="tuned", **settings
+    ).fit(values, y)
+    difference = DifferenceForest(residual="absolute", **settings).fit(values, y)
+    new = rng.normal(0, 1, size=(50, DETECTOR_CURVE_LENGTH)).astype(np.float32)
+    new[:10, 5:9] += 4.0
+    return folder, network, threshold, histogram, difference, new
+
+
+@pytest.fixture(scope="session")
+def detector_folder(fitted, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``fitted`` packed into a detector folder, as the detector stage writes it."""
+    folder, _, threshold, histogram, difference, _ = fitted
+    return pack_detector(
+        tmp_path_factory.mktemp("packed") / "detector",
+        folder / "ae.pt",
+        DETECTOR_CURVE_LENGTH,
+        "zscore",
+        threshold,
+        histogram,
+        difference,
+        batch_size=64,
+    )

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pyarrow.csv as pa_csv
+
 from ae_anomaly.cli import main, preset_arguments
+from ae_anomaly.detector import CurveDetector
 from ae_anomaly.models import MODEL_NAMES
 from tests.conftest import REPO_ROOT
 
@@ -53,3 +57,33 @@ def test_preset_with_a_bad_value_exits_2_naming_the_key(tmp_path: Path, capsys):
     params = str(REPO_ROOT / "params.yaml")
     assert main(["preset", str(bad), "--params", params]) == 2
     assert "histogram_forest.bins" in capsys.readouterr().err
+
+
+def test_score_writes_one_row_per_curve_and_reports_the_rate(
+    tmp_path: Path, capsys, detector_folder, fitted
+):
+    curves = fitted[-1]
+    np.save(tmp_path / "new.npy", curves)
+    status = main(
+        ["score", str(tmp_path / "new.npy"), "--detector", str(detector_folder),
+         "-o", str(tmp_path / "scores.csv"), "--threads", "2"]
+    )  # fmt: skip
+    assert status == 0
+    assert f"scored {len(curves)} curves" in capsys.readouterr().err
+    table = pa_csv.read_csv(tmp_path / "scores.csv")
+    expected = CurveDetector.load(detector_folder).score_table(curves)
+    np.testing.assert_allclose(
+        table.column("histogram_forest_score").to_numpy(), expected["histogram_forest_score"]
+    )
+
+
+def test_score_explains_a_wrong_detector_or_file_and_exits_2(
+    tmp_path: Path, capsys, detector_folder
+):
+    np.save(tmp_path / "short.npy", np.zeros((3, 5)))
+    args = ["score", str(tmp_path / "short.npy"), "-o", str(tmp_path / "s.csv")]
+    assert main([*args, "--detector", str(tmp_path)]) == 2
+    assert "not a detector folder" in capsys.readouterr().err
+    assert main([*args, "--detector", str(detector_folder)]) == 2
+    assert "expected a batch of curves of 48 points" in capsys.readouterr().err
+    assert not (tmp_path / "s.csv").exists()

@@ -23,6 +23,34 @@ def test_row_histograms_equal_numpy_row_by_row(bins, value_range):
     np.testing.assert_array_equal(row_histograms(values, bins, value_range), expected)
 
 
+def _binary_search_histograms(values, bins, value_range):
+    """The definition, value by value: how many edges are <= it (the right edge inclusive)."""
+    low, high = value_range
+    index = np.searchsorted(np.linspace(low, high, bins + 1), values, side="right") - 1
+    index[values == high] = bins - 1
+    inside = (index >= 0) & (index < bins)
+    rows = np.broadcast_to(np.arange(values.shape[0])[:, None], values.shape)
+    flat = rows[inside] * bins + index[inside]
+    return np.bincount(flat, minlength=values.shape[0] * bins).reshape(values.shape[0], bins)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "value_range", [(-0.3, 0.3), (0.0, 0.1043), (0.0, 0.10430000000000001), (-5e-5, 3e-5)]
+)
+def test_row_histograms_bin_every_value_as_a_binary_search_would(dtype, value_range):
+    """float32 residuals included: at, just below and just above every edge, and far out."""
+    rng = np.random.default_rng(1)
+    values = rng.normal(0, value_range[1], size=(3000, 64)).astype(dtype)
+    edges = np.linspace(*value_range, 21)
+    values[0, :21] = edges
+    values[1, :21] = np.nextafter(edges.astype(dtype), dtype(-9))
+    values[2, :21] = np.nextafter(edges.astype(dtype), dtype(9))
+    values[3, :4] = [-3e38, 3e38, value_range[1], value_range[0]]
+    expected = _binary_search_histograms(values, 20, value_range)
+    np.testing.assert_array_equal(row_histograms(values, 20, value_range), expected)
+
+
 def test_row_histograms_validate_input():
     with pytest.raises(ValueError, match="2-D"):
         row_histograms(np.zeros(5), 3, (0, 1))

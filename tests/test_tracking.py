@@ -9,20 +9,20 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
-import torch
 from mlflow import MlflowClient
 
-from ae_anomaly.autoencoder import Autoencoder, save_autoencoder
+from ae_anomaly.detector import CurveDetector, folder_digest
 from ae_anomaly.tracking import (
+    REGISTERED_MODEL,
     PipelineRecord,
     TrackingUnavailableError,
     check_reachable,
+    download_detector,
     pipeline_run,
     repository_root,
     run_tags,
     tracking_uri,
 )
-from ae_anomaly.wiring import autoencoder_config
 
 
 @pytest.fixture
@@ -112,32 +112,66 @@ def test_a_failure_after_the_record_ends_the_run_failed(store: Path):
     assert [run.info.status for run in runs] == ["FAILED"]
 
 
-def test_model_is_logged_with_signature_and_example(store: Path, default_params):
-    config = autoencoder_config(16, default_params.train_ae)
-    save_autoencoder(store / "ae.pt", Autoencoder(config))
-    record = _record(store, model_path=store / "ae.pt", input_example=np.zeros((2, 16), np.float32))
-    run_id = log_pipeline_run(record, "unit", store)
-    models = mlflow.search_logged_models(
-        experiment_ids=[mlflow.get_experiment_by_name("unit").experiment_id], output_format="list"
+def _with_detector(store: Path, detector_folder: Path, fitted, **overrides) -> PipelineRecord:
+    metrics = {"histogram_forest": {"f1_anomaly": 0.9, "roc_auc": 0.99}}
+    return _record(
+        store,
+        detector_path=detector_folder,
+        input_example=fitted[-1][:3],
+        metrics=metrics,
+        **overrides,
     )
-    assert [model.source_run_id for model in models] == [run_id]
-    loaded = mlflow.pytorch.load_model(models[0].model_uri)
-    info = mlflow.models.get_model_info(models[0].model_uri)
-    assert list(info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 16]
-    assert loaded(torch.zeros(1, 16)).shape == (1, 16)
 
 
-def test_an_unchanged_checkpoint_is_linked_not_logged_again(store: Path, default_params):
-    config = autoencoder_config(16, default_params.train_ae)
-    save_autoencoder(store / "ae.pt", Autoencoder(config))
-    record = _record(store, model_path=store / "ae.pt", input_example=np.zeros((2, 16), np.float32))
+def test_detector_is_logged_as_a_pyfunc_model_and_registered(store, detector_folder, fitted):
+    run_id = log_pipeline_run(_with_detector(store, detector_folder, fitted), "unit", store)
+    client = MlflowClient(tracking_uri(store))
+    (version,) = client.search_model_versions(f"name = '{REGISTERED_MODEL}'")
+    assert int(version.version) == 1 and version.run_id == run_id
+    assert version.tags["histogram_forest.f1_anomaly"] == "0.9"
+    assert len(version.tags["params_sha256"]) == 64
+    assert client.get_run(run_id).data.tags["detector.registered_version"] == "1"
+    uri = f"models:/{REGISTERED_MODEL}/1"
+    info = mlflow.models.get_model_info(uri)
+    assert info.metadata["curve_length"] == 48
+    assert info.saved_input_example_info is not None
+    served = mlflow.pyfunc.load_model(uri).predict(fitted[-1])  # float32, float64: any numbers
+    expected = CurveDetector.load(detector_folder).score_table(fitted[-1])
+    assert list(served.columns) == list(expected)
+    for name, values in expected.items():
+        np.testing.assert_allclose(served[name].to_numpy(), values, rtol=0, atol=1e-6)
+
+
+def test_the_loaded_model_refuses_bad_curves_naming_the_length(store, detector_folder, fitted):
+    log_pipeline_run(_with_detector(store, detector_folder, fitted), "unit", store)
+    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}/1")
+    with pytest.raises(mlflow.exceptions.MlflowException, match="curves of 48 points"):
+        model.predict(np.full((1, 48), np.nan))
+
+
+def test_an_unchanged_detector_registers_no_duplicate_version(store, detector_folder, fitted):
+    record = _with_detector(store, detector_folder, fitted)
     first = log_pipeline_run(record, "unit", store)
     second = log_pipeline_run(record, "unit", store)
+    client = MlflowClient(tracking_uri(store))
+    versions = client.search_model_versions(f"name = '{REGISTERED_MODEL}'")
+    assert [int(v.version) for v in versions] == [1]
     experiment = mlflow.get_experiment_by_name("unit").experiment_id
     models = mlflow.search_logged_models(experiment_ids=[experiment], output_format="list")
     assert [model.source_run_id for model in models] == [first]
-    outputs = MlflowClient(tracking_uri(store)).get_run(second).outputs.model_outputs
+    outputs = client.get_run(second).outputs.model_outputs
     assert [output.model_id for output in outputs] == [models[0].model_id]
+
+
+def test_the_detector_folder_downloads_from_a_model_uri(
+    store, detector_folder, fitted, tmp_path, monkeypatch
+):
+    log_pipeline_run(_with_detector(store, detector_folder, fitted), "unit", store)
+    monkeypatch.setenv("DVC_ROOT", str(store))
+    folder = download_detector(f"models:/{REGISTERED_MODEL}/1", tmp_path / "download")
+    assert folder_digest(folder) == folder_digest(detector_folder)
+    with pytest.raises(TrackingUnavailableError, match="cannot fetch models:/nothing/1"):
+        download_detector("models:/nothing/1", tmp_path / "none")
 
 
 def test_store_follows_dvc_root_and_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -44,14 +44,16 @@ class CurveFileError(InputError):
 
 @dataclass(frozen=True)
 class CurveBatch:
-    """Consecutive curves of a file: ``x`` (rows, length) float64, their raw ``labels`` (or
-    ``None`` for an unlabelled file), and where the first one is, for messages: its line of a
-    text file, or its row of a binary one."""
+    """Consecutive curves of a file: ``x`` (rows, length) float32 (what the models compute
+    in), their raw ``labels`` (or ``None`` for an unlabelled file), and where they are, for
+    messages: the first one's line of a text file (or row of a binary one) and the file column
+    of each point."""
 
     x: np.ndarray
     labels: np.ndarray | None
     first_line: int
     unit: Literal["line", "row"] = "line"
+    columns: Sequence[int] = ()
 
 
 def _fail(
@@ -65,19 +67,29 @@ def _fail(
     raise CurveFileError(f"{path}{where}: {message}")
 
 
-def _check_finite(path: Path, batch: CurveBatch, value_columns: Sequence[int]) -> None:
-    bad = ~np.isfinite(batch.x)
+def _as_float32(path: Path, batch: CurveBatch) -> CurveBatch:
+    """The batch in float32, refused if any value is missing, infinite, or too large for
+    float32 (naming its line or row and column)."""
+    x = batch.x.astype(np.float32, copy=False)
+    bad = ~np.isfinite(x)
     if bad.any():
         row, point = np.argwhere(bad)[0]
         value = batch.x[row, point]
-        what = "a missing value" if np.isnan(value) else f"{value} (not a finite number)"
+        what = (
+            "a missing value"
+            if np.isnan(value)
+            else f"{value} (not a finite number)"
+            if not np.isfinite(value)
+            else f"{value} (too large for float32)"
+        )
         _fail(
             path,
             f"{what}; curves must be finite numbers",
             batch.first_line + int(row),
-            value_columns[point],
+            batch.columns[point],
             batch.unit,
         )
+    return CurveBatch(x, batch.labels, batch.first_line, batch.unit, batch.columns)
 
 
 # Text tables --------------------------------------------------------------------------------
@@ -172,15 +184,13 @@ def _iter_text(
                         part.column(column - 1).to_numpy(zero_copy_only=False)
                         for column in value_columns
                     ]
-                ).astype(np.float64)
+                ).astype(np.float64, copy=False)
                 labels = (
                     np.asarray(part.column(label_index).to_pylist(), dtype=object)
                     if label_index is not None
                     else None
                 )
-                batch = CurveBatch(x, labels, line)
-                _check_finite(path, batch, value_columns)
-                yield batch
+                yield CurveBatch(x, labels, line, "line", value_columns)
                 line += part.num_rows
     except pa.ArrowInvalid as error:
         _locate_text_problem(path, delimiter, header, width)
@@ -229,13 +239,13 @@ def _whitespace_batch(
     value_columns: Sequence[int],
     first_line: int,
 ) -> CurveBatch:
-    batch = CurveBatch(
+    return CurveBatch(
         np.asarray(rows, dtype=np.float64),
         np.asarray(labels, dtype=object) if label_index is not None else None,
         first_line,
+        "line",
+        value_columns,
     )
-    _check_finite(path, batch, value_columns)
-    return batch
 
 
 def _label_index(
@@ -265,7 +275,8 @@ def _iter_parquet(
     import pyarrow.parquet as pq
 
     try:
-        table_file = pq.ParquetFile(path)
+        # pre_buffer=False: read one row group's pages at a time, not the whole file ahead.
+        table_file = pq.ParquetFile(path, pre_buffer=False)
     except (pa.ArrowInvalid, OSError) as error:
         _fail(path, f"not a readable Parquet file ({error})")
     names = table_file.schema_arrow.names
@@ -284,15 +295,13 @@ def _iter_parquet(
                 record_batch.column(column - 1).to_numpy(zero_copy_only=False)
                 for column in value_columns
             ]
-        ).astype(np.float64)
+        ).astype(np.float64, copy=False)
         labels = (
             np.asarray(record_batch.column(label_index).to_pylist(), dtype=object)
             if label_index is not None
             else None
         )
-        batch = CurveBatch(x, labels, line, "row")
-        _check_finite(path, batch, value_columns)
-        yield batch
+        yield CurveBatch(x, labels, line, "row", value_columns)
         line += record_batch.num_rows
 
 
@@ -302,19 +311,56 @@ def _numeric_array(path: Path, array: np.ndarray, name: str) -> np.ndarray:
     return array
 
 
-def _iter_numpy(path: Path, layout: Layout, batch_rows: int) -> Iterator[CurveBatch]:
-    try:
-        if path.suffix.lower() == ".npy":
-            x = np.load(path, mmap_mode="r", allow_pickle=False)
-            labels = None
-            if layout == "ucr" and x.ndim == 2:
-                labels, x = x[:, 0], x[:, 1:]
+def _float_rows(rows: np.ndarray) -> np.ndarray:
+    """Curves as floating point: float32 and float64 as they are, integers as float64."""
+    return rows if rows.dtype.kind == "f" else rows.astype(np.float64)
+
+
+def _iter_npy(path: Path, layout: Layout, batch_rows: int) -> Iterator[CurveBatch]:
+    """Rows of a ``.npy`` read batch by batch from the file (not memory-mapped: mapped pages
+    would count towards memory until the whole file had been touched)."""
+    with open(path, "rb") as handle:
+        try:
+            version = np.lib.format.read_magic(handle)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran_order, dtype = read_header(handle)
+        except ValueError as error:
+            _fail(path, f"not a NumPy .npy file ({error})")
+        if dtype.hasobject:
+            _fail(path, "holds Python objects (a pickle), not numbers; save plain arrays")
+        if len(shape) != 2:
+            _fail(path, f"curves must be a 2-D array (curves x points), got shape {shape}")
+        if dtype.kind not in "iuf":
+            _fail(path, f"holds {dtype}, not numbers")
+        if fortran_order:  # column-major: rows are not contiguous on disk
+            whole = np.load(path, allow_pickle=False)
+            chunks = (whole[start : start + batch_rows] for start in range(0, shape[0], batch_rows))
         else:
-            with np.load(path, allow_pickle=False) as archive:
-                if "x" not in archive.files:
-                    _fail(path, f"no array 'x' of curves (arrays: {', '.join(archive.files)})")
-                x = archive["x"]
-                labels = archive["y"] if "y" in archive.files else None
+            chunks = (
+                np.fromfile(
+                    handle, dtype=dtype, count=min(batch_rows, shape[0] - start) * shape[1]
+                ).reshape(-1, shape[1])
+                for start in range(0, shape[0], batch_rows)
+            )
+        with_labels = layout == "ucr"
+        first_column = 2 if with_labels else 1
+        value_columns = list(range(first_column, first_column + shape[1] - with_labels))
+        for start, rows in zip(range(0, shape[0], batch_rows), chunks, strict=True):
+            labels, values = (rows[:, 0], rows[:, 1:]) if with_labels else (None, rows)
+            yield CurveBatch(_float_rows(values), labels, start + 1, "row", value_columns)
+
+
+def _iter_npz(path: Path, batch_rows: int) -> Iterator[CurveBatch]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "x" not in archive.files:
+                _fail(path, f"no array 'x' of curves (arrays: {', '.join(archive.files)})")
+            x = archive["x"]
+            labels = archive["y"] if "y" in archive.files else None
     except ValueError as error:  # pickled objects, a damaged file
         _fail(path, f"not a plain NumPy array file ({error})")
     if x.ndim != 2:
@@ -322,17 +368,15 @@ def _iter_numpy(path: Path, layout: Layout, batch_rows: int) -> Iterator[CurveBa
     _numeric_array(path, x, "x")
     if labels is not None and len(labels) != len(x):
         _fail(path, f"{len(labels)} labels for {len(x)} curves")
-    first_column = 2 if labels is not None and path.suffix.lower() == ".npy" else 1
-    value_columns = list(range(first_column, first_column + x.shape[1]))
+    value_columns = list(range(1, x.shape[1] + 1))
     for start in range(0, len(x), batch_rows):
-        batch = CurveBatch(
-            np.asarray(x[start : start + batch_rows], dtype=np.float64),
+        yield CurveBatch(
+            _float_rows(x[start : start + batch_rows]),
             None if labels is None else np.asarray(labels[start : start + batch_rows]),
             start + 1,
             "row",
+            value_columns,
         )
-        _check_finite(path, batch, value_columns)
-        yield batch
 
 
 # Public API ---------------------------------------------------------------------------------
@@ -370,14 +414,16 @@ def iter_curve_batches(
         batches = _iter_text(path, layout, label_column, batch_rows)
     elif suffix == ".parquet":
         batches = _iter_parquet(path, layout, label_column, batch_rows)
+    elif suffix == ".npy":
+        batches = _iter_npy(path, layout, batch_rows)
     else:
-        batches = _iter_numpy(path, layout, batch_rows)
+        batches = _iter_npz(path, batch_rows)
     width = None
     for batch in batches:
         if width is not None and batch.x.shape[1] != width:  # cannot happen in one table
             _fail(path, f"curves of {batch.x.shape[1]} and {width} points", batch.first_line)
         width = batch.x.shape[1]
-        yield batch
+        yield _as_float32(path, batch)
 
 
 @dataclass(frozen=True)
@@ -394,7 +440,7 @@ def read_curves(
     batches = list(iter_curve_batches(path, layout, label_column))
     if not batches or not sum(len(batch.x) for batch in batches):
         _fail(Path(path), "no curves: the file holds no rows")
-    x = np.concatenate([batch.x for batch in batches]).astype(np.float32)
+    x = np.concatenate([batch.x for batch in batches])
     labels = [batch.labels for batch in batches if batch.labels is not None]
     return CurveFile(x, np.concatenate(labels) if labels else None)
 

@@ -87,6 +87,18 @@ def label_anomaly_share(y: np.ndarray | None, given: float | None, name: str) ->
     return share
 
 
+def fit_if_possible(
+    name: str, detector: AnomalyDetector, x_fit: np.ndarray, y_fit: np.ndarray | None
+) -> AnomalyDetector | NotFitted:
+    """``detector`` fitted, or :class:`NotFitted` (with one log line) when these labels cannot
+    fit it, e.g. a supervised detector on data without anomalies."""
+    reason = detector.cannot_fit(y_fit)
+    if reason is not None:
+        logger.warning("%s: not fitted: %s", name, reason)
+        return NotFitted(reason)
+    return detector.fit(x_fit, y_fit)
+
+
 def fit_and_predict(
     detectors: Mapping[str, AnomalyDetector],
     x_fit: np.ndarray,

@@ -34,6 +34,26 @@ def anomaly_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return 2 * true_positives / (2 * true_positives + wrong) if true_positives else 0.0
 
 
+def anomaly_score(proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """The anomaly class's column of ``predict_proba`` (zeros if training saw no anomaly)."""
+    column = np.flatnonzero(classes == ANOMALY)
+    return proba[:, column[0]] if column.size else np.zeros(len(proba))
+
+
+def forest_labels(
+    proba: np.ndarray, classes: np.ndarray, votes_decide: bool, threshold: float
+) -> np.ndarray:
+    """0/1 labels from a forest's class probabilities, by :class:`ForestDetector`'s rule:
+    when ``votes_decide`` the anomaly vote must beat the normal vote (scikit-learn's
+    ``predict``; ties go to normal), otherwise the anomaly score must reach ``threshold``."""
+    if proba.shape[1] == 1:  # one class seen in training: every row is that class
+        return np.full(len(proba), classes[0], dtype=np.int64)
+    anomaly = proba[:, np.flatnonzero(classes == ANOMALY)[0]]
+    normal = proba[:, np.flatnonzero(classes != ANOMALY)[0]]
+    flagged = anomaly > normal if votes_decide else anomaly >= threshold
+    return flagged.astype(np.int64)
+
+
 class ForestDetector(AnomalyDetector):
     """Random Forest on labelled rows; score = the forest's probability of the anomaly class.
 
@@ -107,16 +127,10 @@ class ForestDetector(AnomalyDetector):
         return self.model_.predict_proba(validate_data(self, X, reset=False))
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
-        proba = self._probabilities(X)
-        anomaly_column = np.flatnonzero(self.classes_ == ANOMALY)
-        return proba[:, anomaly_column[0]] if anomaly_column.size else np.zeros(len(proba))
+        return anomaly_score(self._probabilities(X), self.classes_)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """See the class docstring: votes decide at 0.5 (ties to normal), else score >= cut."""
-        proba = self._probabilities(X)
-        if proba.shape[1] == 1:  # one class seen in training: every row is that class
-            return np.full(len(proba), self.classes_[0], dtype=np.int64)
-        anomaly = proba[:, np.flatnonzero(self.classes_ == ANOMALY)[0]]
-        normal = proba[:, np.flatnonzero(self.classes_ != ANOMALY)[0]]
-        flagged = anomaly > normal if self.votes_decide_ else anomaly >= self.threshold_
-        return flagged.astype(np.int64)
+        return forest_labels(
+            self._probabilities(X), self.classes_, self.votes_decide_, self.threshold_
+        )

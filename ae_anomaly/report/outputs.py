@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,20 @@ def write_reports(path: str | Path, evaluations: Mapping[str, Evaluation | NotFi
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(reports_markdown(evaluations))
+
+
+def write_validation_scores(
+    path: str | Path, y_true: np.ndarray, outputs: Mapping[str, ModelOutput]
+) -> None:
+    """One row per validation curve: its true label and every fitted model's score and label
+    (``<model>_score``, ``<model>_label``), to see which curves a model missed, and to check
+    that a deployed detector answers what was measured."""
+    columns: dict[str, Any] = {"curve": np.arange(1, len(y_true) + 1), "true_label": y_true}
+    for name, output in outputs.items():
+        if isinstance(output, Predictions):
+            columns[f"{name}_score"] = output.score
+            columns[f"{name}_label"] = output.label
+    save_columns(path, columns)
 
 
 def write_plot_tables(

@@ -176,7 +176,7 @@ def test_unknown_formats_missing_files_and_pickles(tmp_path):
     assert "unknown format '.xlsx'" in _error(tmp_path / "c.xlsx")
     assert "no such file" in _error(tmp_path / "nothing.csv")
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    assert "not a plain NumPy array file" in _error(tmp_path / "objects.npy", "unlabelled")
+    assert "holds Python objects (a pickle)" in _error(tmp_path / "objects.npy", "unlabelled")
 
 
 def test_files_must_lie_under_the_inputs_folder(tmp_path, monkeypatch):

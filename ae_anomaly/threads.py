@@ -1,0 +1,84 @@
+"""How many threads a process of this project may use: its share of the machine.
+
+Every process sizes its own thread pools (PyTorch, BLAS/OpenMP, joblib). On a 2-core machine
+two processes that each take every core starve each other (spinning thread pools, orders of
+magnitude slower), so each takes only its share:
+
+- ``AE_ANOMALY_THREADS=N``: exactly N threads per process;
+- otherwise the cores this process may run on (CPU affinity and a container's CPU quota),
+  divided by the number of pipelines sharing them: ``AE_ANOMALY_JOBS=N`` if set, else the
+  number of running ``dvc queue`` workers of this repository (``dvc queue start -j 2``: 2),
+  else 1.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+THREADS_ENV = "AE_ANOMALY_THREADS"
+JOBS_ENV = "AE_ANOMALY_JOBS"
+
+
+def available_cores() -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
+def _positive_int(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: expected a whole number of at least 1") from None
+    if number < 1:
+        raise ValueError(f"{name}={value!r}: expected a whole number of at least 1")
+    return number
+
+
+def running_queue_workers(repository: Path | None) -> int:
+    """``dvc queue`` workers of ``repository`` that are alive (DVC records each one's pid in
+    ``.dvc/tmp/exps/celery/dvc-exp-worker-N/``); 0 when none, or not a DVC repository."""
+    if repository is None:
+        return 0
+    import psutil
+
+    alive = 0
+    for info in (repository / ".dvc/tmp/exps/celery").glob("dvc-exp-worker-*/*.json"):
+        try:
+            record = json.loads(info.read_text())
+        except (OSError, ValueError):
+            continue
+        if record.get("returncode") is None and psutil.pid_exists(int(record.get("pid", 0))):
+            alive += 1
+    return alive
+
+
+def concurrent_pipelines(repository: Path | None = None) -> int:
+    """How many pipelines share this machine's cores (see the module docstring)."""
+    jobs = _positive_int(JOBS_ENV)
+    if jobs is not None:
+        return jobs
+    if repository is None and os.environ.get("DVC_ROOT"):
+        repository = Path(os.environ["DVC_ROOT"])
+    return max(1, running_queue_workers(repository))
+
+
+def thread_share(repository: Path | None = None) -> int:
+    """Threads this process should use (at least 1)."""
+    threads = _positive_int(THREADS_ENV)
+    if threads is not None:
+        return threads
+    return max(1, available_cores() // concurrent_pipelines(repository))

@@ -1,0 +1,402 @@
+"""Scoring throughput of the deployable detector: ``make bench-score``.
+
+On the detector the pipeline produced (``models/detector``, default params; ``make
+bench-score`` runs ``dvc repro`` first) and 1,000,000 new curves of 256 points (the article's
+curve family, anomalies included), stored as a float32 NumPy file (1 GB, as the pipeline
+stores curves) and as a float64 Parquet file (2 GB):
+
+- the command line, end to end (read, preprocess, all three detectors, write), from a NumPy
+  and from a Parquet file, to Parquet and to CSV: curves/s of its scoring loop and of the whole
+  process (interpreter start and loading the detector included), and its peak memory;
+- MLflow's own server (``mlflow models serve --env-manager local``) answering HTTP batches of
+  1, 100 and 10,000 curves: median and 90th-percentile latency and curves/s;
+- the bare autoencoder forward pass over the same curves held in memory, the yardstick: the
+  goal is a command line at least half as fast, and a single curve answered in under 50 ms at
+  the median over HTTP.
+
+Machines differ about 3x, and a shared machine's speed drifts from minute to minute, so the
+targets are ratios measured in the same run, and the command line and the bare pass are each
+measured ``--repeats`` times, alternating, and reported as medians. Writes
+``score.md`` and ``score.json`` to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ae_anomaly.report.tables import markdown_table
+from ae_anomaly.tracking import REGISTERED_MODEL
+from tooling.pipeline import params as read_params
+from tooling.pipeline import stage_paths
+from tooling.sandbox import PROJECT_ROOT, pipeline_env
+
+CURVES = 1_000_000
+CHUNK = 16_384  # rows per generated chunk, and per Parquet row group
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def write_curves(folder: Path, count: int, length: int) -> dict[str, Path]:
+    """``count`` curves of the article's family (10 % anomalies) as a float32 .npy and a
+    float64 .parquet, generated and written chunk by chunk."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ae_anomaly.params import load_params
+    from ae_anomaly.wiring import bump_curves
+
+    curves = bump_curves(
+        load_params(PROJECT_ROOT / "params.yaml").generate.synthetic.model_copy(
+            update={"sample_size": length}
+        )
+    )
+    rng = np.random.default_rng(0)
+    npy, parquet = folder / "curves.npy", folder / "curves.parquet"
+    array = np.lib.format.open_memmap(npy, mode="w+", dtype=np.float32, shape=(count, length))
+    writer = None
+    for start in range(0, count, CHUNK):
+        rows = min(CHUNK, count - start)
+        chunk = curves.dataset(rows - rows // 10, rows // 10, rng).x.astype(np.float64)
+        array[start : start + rows] = chunk
+        table = pa.table({f"t{i}": chunk[:, i] for i in range(length)})
+        if writer is None:
+            writer = pq.ParquetWriter(parquet, table.schema)
+        writer.write_table(table, row_group_size=CHUNK)
+    array.flush()
+    del array
+    assert writer is not None
+    writer.close()
+    return {"npy": npy, "parquet": parquet}
+
+
+def run_cli(detector: Path, source: Path, output: Path) -> dict[str, Any]:
+    """``ae-anomaly score`` in a child process; its peak memory is read by a small wrapper
+    process started from this (small) one, as Linux counts a parent's peak into its child's."""
+    command = [
+        str(Path(sys.executable).parent / "ae-anomaly"), "score", str(source),
+        "--detector", str(detector), "-o", str(output), "--threads", "2",
+    ]  # fmt: skip
+    wrapper = textwrap.dedent(
+        f"""
+        import json, resource, subprocess, sys, time
+        started = time.perf_counter()
+        result = subprocess.run({command!r}, capture_output=True, text=True)
+        print(json.dumps({{
+            "returncode": result.returncode, "stderr": result.stderr[-3000:],
+            "seconds": time.perf_counter() - started,
+            "peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        }}))
+        """
+    )
+    result = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", wrapper],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=pipeline_env(),
+        ).stdout
+    )
+    if result["returncode"] != 0:
+        raise RuntimeError(f"ae-anomaly score failed:\n{result['stderr']}")
+    line = next(line for line in result["stderr"].splitlines() if line.startswith("scored "))
+    loop_seconds = float(line.split(" in ")[1].split(" s ")[0])
+    return {
+        "input": source.suffix,
+        "output": output.suffix,
+        "process_seconds": result["seconds"],
+        "loop_seconds": loop_seconds,
+        "peak_mib": result["peak_mib"],
+        "output_mib": output.stat().st_size / 2**20,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served(model_uri: str, tracking: str, log_file: Path) -> Iterator[str]:
+    port = _free_port()
+    command = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", model_uri]
+    command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+    with open(log_file, "w") as output:
+        server = subprocess.Popen(
+            command,
+            env=pipeline_env(MLFLOW_TRACKING_URI=tracking),
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 180
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/ping", timeout=2):
+                        break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"server did not start:\n{log_file.read_text()}"
+                        ) from None
+                    time.sleep(0.5)
+            yield url
+        finally:
+            os.killpg(server.pid, 15)
+            server.wait(timeout=60)
+
+
+def measure_http(url: str, curves: np.ndarray, batch: int, requests: int) -> dict[str, Any]:
+    bodies = [
+        json.dumps({"inputs": curves[i * batch : (i + 1) * batch].tolist()}).encode()
+        for i in range(requests)
+    ]
+    latencies = []
+    for body in [bodies[0], *bodies]:  # the first one warms the server up, unmeasured
+        request = urllib.request.Request(
+            f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}
+        )
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=300) as response:
+            answer = json.loads(response.read())
+        latencies.append(time.perf_counter() - started)
+        assert len(answer["predictions"]) == batch
+    latencies = latencies[1:]
+    return {
+        "batch": batch,
+        "requests": requests,
+        "median_ms": 1000 * statistics.median(latencies),
+        "p90_ms": 1000 * statistics.quantiles(latencies, n=10)[-1],
+        "curves_per_s": batch * requests / sum(latencies),
+    }
+
+
+def bare_forward(detector_folder: Path, source: Path) -> dict[str, Any]:
+    """The network alone over every curve, in memory, at the batch size the detector uses
+    and every core this process may use: the yardstick. Run in a child process, so this one
+    stays small (a child inherits its parent's peak memory on Linux)."""
+    code = textwrap.dedent(
+        f"""
+        import json, time, numpy as np, torch
+        from ae_anomaly.autoencoder import load_autoencoder, reconstruct
+        from ae_anomaly.threads import thread_share
+        torch.set_num_threads(thread_share())
+        config = json.loads(open({str(detector_folder / "detector.json")!r}).read())
+        model = load_autoencoder({str(detector_folder / "autoencoder.pt")!r})
+        curves = np.load({str(source)!r}).astype(np.float32)  # in memory before the clock
+        reconstruct(model, curves[:4096], torch.device("cpu"), config["batch_size"])
+        started = time.perf_counter()
+        reconstruct(model, curves, torch.device("cpu"), config["batch_size"])
+        seconds = time.perf_counter() - started
+        print(json.dumps({{"seconds": seconds, "curves_per_s": len(curves) / seconds,
+                          "threads": torch.get_num_threads(), "batch": config["batch_size"]}}))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=pipeline_env()
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"bare forward pass failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout)
+
+
+def report(results: dict[str, Any]) -> str:
+    meta, bare = results["meta"], results["bare"]
+    cli_rows = [
+        [
+            f"`{run['input']}` -> `{run['output']}`",
+            f"{meta['curves'] / run['loop_seconds']:,.0f}",
+            f"{meta['curves'] / run['process_seconds']:,.0f}",
+            f"{run['peak_mib']:,.0f} MiB",
+            f"{run['output_mib']:,.0f} MiB",
+        ]
+        for run in results["cli"]
+    ]
+    http_rows = [
+        [
+            run["batch"],
+            run["requests"],
+            f"{run['median_ms']:.1f} ms",
+            f"{run['p90_ms']:.1f} ms",
+            f"{run['curves_per_s']:,.0f}",
+        ]
+        for run in results["http"]
+    ]
+    lines = [
+        "# Scoring throughput of the deployable detector",
+        "",
+        f"`make bench-score` on {meta['date']} ({meta['machine']}): {meta['curves']:,} curves "
+        f"of {meta['length']} points (`.npy` float32, {meta['input_mib']['npy']:,.0f} MiB; "
+        f"`.parquet` float64, {meta['input_mib']['parquet']:,.0f} MiB; in float64 the curves "
+        f"are {meta['curves_mib']:,.0f} MiB), the detector of `models/detector` (default "
+        "params). Command line rows: the first "
+        f"{meta['repeats']} are the repeats behind the target's median.",
+        "",
+        "## Command line: `ae-anomaly score CURVES --detector models/detector -o OUT`",
+        "",
+        markdown_table(
+            (
+                "input -> output",
+                "curves/s, scoring",
+                "curves/s, whole process",
+                "peak memory",
+                "output size",
+            ),
+            cli_rows,
+        ),
+        "",
+        "'Scoring' is the command's own read-preprocess-score-write loop; 'whole process' "
+        "adds starting Python and loading the detector.",
+        "",
+        "## HTTP: `mlflow models serve -m models:/ae-anomaly-detector/<version> "
+        "--env-manager local`",
+        "",
+        markdown_table(
+            ("curves per request", "requests", "median", "90th percentile", "curves/s"), http_rows
+        ),
+        "",
+        "## The yardstick: the bare autoencoder forward pass, curves in memory",
+        "",
+        f"{bare['curves_per_s']:,.0f} curves/s, median of "
+        f"{', '.join(f'{rate:,.0f}' for rate in bare['all_curves_per_s'])} "
+        f"({bare['threads']} threads, batches of {bare['batch']}).",
+        "",
+        "## Targets",
+        "",
+        markdown_table(
+            ("target", "measured", "met"),
+            [
+                [t["target"], t["measured"], "yes" if t["met"] else "**NO**"]
+                for t in results["targets"]
+            ],
+        ),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--curves", type=int, default=CURVES)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of the CLI and bare pass")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench/results")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="scratch folder (default: a temp one)"
+    )
+    args = parser.parse_args(argv)
+    detector = stage_paths("detector")["detector"]
+    if not (detector / "detector.json").is_file():
+        parser.error(f"{detector} missing: run `dvc repro` (make bench-score does) first")
+    length = read_params()["generate"]["synthetic"]["sample_size"]
+    tracking = f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-score-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        log(f"writing {args.curves:,} curves to {work}")
+        files = write_curves(work, args.curves, length)
+        cli, bare_runs = [], []
+        for repeat in range(args.repeats):  # alternating, so drifts hit both alike
+            cli.append(run_cli(detector, files["npy"], work / "scores.parquet"))
+            bare_runs.append(bare_forward(detector, files["npy"]))
+            log(f"repeat {repeat + 1}: cli {cli[-1]}, bare {bare_runs[-1]}")
+        for source, output in ((files["npy"], "scores.csv"), (files["parquet"], "scores.csv")):
+            cli.append(run_cli(detector, source, work / output))
+            log(f"cli {source.name} -> {output}: {cli[-1]}")
+        for output in work.glob("scores.*"):
+            output.unlink()
+
+        sample = np.load(files["npy"], mmap_mode="r")[:20_000].astype(np.float64)
+        from mlflow import MlflowClient
+
+        version = max(
+            int(v.version)
+            for v in MlflowClient(tracking).search_model_versions(f"name = '{REGISTERED_MODEL}'")
+        )
+        with served(f"models:/{REGISTERED_MODEL}/{version}", tracking, work / "serve.log") as url:
+            http = [
+                measure_http(url, sample, 1, 200),
+                measure_http(url, sample, 100, 50),
+                measure_http(url, sample, 10_000, 2),
+            ]
+        log(f"http: {http}")
+        input_mib = {name: path.stat().st_size / 2**20 for name, path in files.items()}
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+    median_cli = statistics.median(args.curves / run["loop_seconds"] for run in cli[: args.repeats])
+    bare = bare_runs[0] | {
+        "curves_per_s": statistics.median(run["curves_per_s"] for run in bare_runs),
+        "all_curves_per_s": [run["curves_per_s"] for run in bare_runs],
+    }
+    single = next(run for run in http if run["batch"] == 1)
+    peak = max(run["peak_mib"] for run in cli)
+    curves_mib = args.curves * length * 8 / 2**20
+    targets = [
+        (
+            "command line (.npy -> .parquet) >= 0.5x the bare forward pass, medians (curves/s)",
+            f"{median_cli:,.0f} / {bare['curves_per_s']:,.0f} = "
+            f"{median_cli / bare['curves_per_s']:.2f}x",
+            median_cli >= 0.5 * bare["curves_per_s"],
+        ),
+        (
+            "HTTP, one curve per request: median latency < 50 ms",
+            f"{single['median_ms']:.1f} ms",
+            single["median_ms"] < 50,
+        ),
+        (
+            "command line peak memory well under the curves in float64",
+            f"{peak:,.0f} MiB of {curves_mib:,.0f} MiB",
+            peak < 0.5 * curves_mib,
+        ),
+    ]
+    results = {
+        "meta": {
+            "date": time.strftime("%Y-%m-%d"),
+            "machine": f"{platform.machine()}, Python {platform.python_version()}, "
+            f"{os.cpu_count()} CPUs",
+            "curves": args.curves,
+            "length": length,
+            "input_mib": input_mib,
+            "repeats": args.repeats,
+            "curves_mib": curves_mib,
+        },
+        "cli": cli,
+        "http": http,
+        "bare": bare,
+        "targets": [{"target": t, "measured": m, "met": ok} for t, m, ok in targets],
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "score.json").write_text(json.dumps(results, indent=2) + "\n")
+    text = report(results)
+    (args.out / "score.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+import json
+
+import pytest
+
+from ae_anomaly import threads
+from ae_anomaly.threads import (
+    available_cores,
+    concurrent_pipelines,
+    running_queue_workers,
+    thread_share,
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch):
+    for name in (threads.THREADS_ENV, threads.JOBS_ENV, "DVC_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_alone_a_process_takes_every_core_it_may_use():
+    assert thread_share() == available_cores() >= 1
+
+
+def test_an_explicit_thread_count_wins(monkeypatch):
+    monkeypatch.setenv(threads.THREADS_ENV, "3")
+    monkeypatch.setenv(threads.JOBS_ENV, "8")
+    assert thread_share() == 3
+
+
+def test_parallel_pipelines_split_the_cores(monkeypatch):
+    monkeypatch.setattr(threads, "available_cores", lambda: 8)
+    monkeypatch.setenv(threads.JOBS_ENV, "2")
+    assert thread_share() == 4
+    monkeypatch.setenv(threads.JOBS_ENV, "16")
+    assert thread_share() == 1  # never less than one
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_bad_settings_are_refused_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv(threads.THREADS_ENV, value)
+    with pytest.raises(ValueError, match="AE_ANOMALY_THREADS"):
+        thread_share()
+
+
+def test_running_dvc_queue_workers_are_counted(tmp_path, monkeypatch):
+    import os
+
+    celery = tmp_path / ".dvc/tmp/exps/celery"
+    for number, pid, returncode in (
+        (1, os.getpid(), None),
+        (2, os.getpid(), None),
+        (3, 999_999, None),
+        (4, os.getpid(), 0),
+    ):
+        folder = celery / f"dvc-exp-worker-{number}"
+        folder.mkdir(parents=True)
+        (folder / f"dvc-exp-worker-{number}.json").write_text(
+            json.dumps({"pid": pid, "returncode": returncode})
+        )
+    assert running_queue_workers(tmp_path) == 2  # alive and not finished
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    assert concurrent_pipelines() == 2
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    assert thread_share() == 1
+    assert running_queue_workers(None) == 0
