@@ -87,6 +87,18 @@ class Autoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))
 
+    def layer_plan(self) -> list[tuple[nn.Linear, str]]:
+        """Every ``Linear`` layer, encoder then decoder, with the name of the activation
+        that follows it (what a hand-written training step needs to know)."""
+        config = self.config
+        output = (
+            config.activation if config.output_activation == "same" else config.output_activation
+        )
+        encoder = [layer for layer in self.encoder if isinstance(layer, nn.Linear)]
+        decoder = [layer for layer in self.decoder if isinstance(layer, nn.Linear)]
+        names = [config.activation] * (len(encoder) + len(decoder) - 1) + [output]
+        return list(zip([*encoder, *decoder], names, strict=True))
+
 
 def select_device(preference: str = "auto") -> torch.device:
     """CUDA when present (or asked for), else CPU; asking for CUDA without one is an error."""

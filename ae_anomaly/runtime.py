@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ae_anomaly.params import Params, load_params
+from ae_anomaly.threads import limit_threads, thread_share
 from ae_anomaly.types import InputError
 
 logger = logging.getLogger("ae_anomaly")
@@ -208,6 +209,9 @@ def run_stage(
     started = time.perf_counter()
     gc.freeze()
     try:
+        share = thread_share()
+        limit_threads(share)
+        logger.info("stage %s: %d thread(s), its share of the machine", name, share)
         main(argv)
     except InputError as error:
         logger.error("%s", error)

@@ -18,6 +18,8 @@ import math
 import os
 from pathlib import Path
 
+from ae_anomaly.types import InputError
+
 THREADS_ENV = "AE_ANOMALY_THREADS"
 JOBS_ENV = "AE_ANOMALY_JOBS"
 
@@ -35,17 +37,17 @@ def available_cores() -> int:
     return cores
 
 
+class ThreadSettingError(InputError):
+    """A malformed ``AE_ANOMALY_THREADS`` / ``AE_ANOMALY_JOBS``."""
+
+
 def _positive_int(name: str) -> int | None:
     value = os.environ.get(name, "").strip()
     if not value:
         return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"{name}={value!r}: expected a whole number of at least 1") from None
-    if number < 1:
-        raise ValueError(f"{name}={value!r}: expected a whole number of at least 1")
-    return number
+    if not value.isdigit() or int(value) < 1:
+        raise ThreadSettingError(f"{name}={value!r}: expected a whole number of at least 1")
+    return int(value)
 
 
 def running_queue_workers(repository: Path | None) -> int:
@@ -82,3 +84,35 @@ def thread_share(repository: Path | None = None) -> int:
     if threads is not None:
         return threads
     return max(1, available_cores() // concurrent_pipelines(repository))
+
+
+def resolve_n_jobs(n_jobs: int, share: int | None = None) -> int:
+    """scikit-learn's ``n_jobs`` against this process's share instead of the whole machine:
+    ``-1`` is every thread of the share, ``-2`` all but one, and so on; a positive number is
+    taken as asked."""
+    if n_jobs > 0:
+        return n_jobs
+    share = thread_share() if share is None else share
+    return max(1, share + 1 + n_jobs)
+
+
+#: Environment variables that size the thread pools of libraries a process loads later, and
+#: of its child processes.
+POOL_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def limit_threads(count: int) -> None:
+    """Size every thread pool of this process (and of its children) to ``count``: BLAS and
+    OpenMP pools already loaded (threadpoolctl), PyTorch's if it is loaded, and the
+    environment that pools loaded later read."""
+    import sys
+
+    from threadpoolctl import threadpool_limits
+
+    for name in POOL_VARIABLES:
+        os.environ[name] = str(count)
+    threadpool_limits(count)
+    if "torch" in sys.modules:
+        import torch
+
+        torch.set_num_threads(count)

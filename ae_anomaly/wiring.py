@@ -21,6 +21,7 @@ from ae_anomaly.params import (
     SyntheticParams,
     TrainAEParams,
 )
+from ae_anomaly.threads import resolve_n_jobs
 
 if TYPE_CHECKING:
     from ae_anomaly.autoencoder import AutoencoderConfig
@@ -94,7 +95,7 @@ def baseline_detectors(params: BaselinesParams, seed: int) -> dict[str, AnomalyD
             n_estimators=isolation.n_estimators,
             contamination=isolation.contamination,
             max_features=isolation.max_features,
-            n_jobs=params.n_jobs,
+            n_jobs=resolve_n_jobs(params.n_jobs),
             random_state=seed,
         ),
         "random_forest": ForestDetector(
@@ -102,7 +103,7 @@ def baseline_detectors(params: BaselinesParams, seed: int) -> dict[str, AnomalyD
             max_features=forest.max_features,
             class_weight=forest.class_weight,
             decision_threshold=forest.decision_threshold,
-            n_jobs=params.n_jobs,
+            n_jobs=resolve_n_jobs(params.n_jobs),
             random_state=seed,
         ),
     }
@@ -155,7 +156,7 @@ def histogram_forest(params: HistogramForestParams, seed: int) -> HistogramFores
         max_features=params.max_features,
         class_weight=params.class_weight,
         decision_threshold=params.decision_threshold,
-        n_jobs=params.n_jobs,
+        n_jobs=resolve_n_jobs(params.n_jobs),
         random_state=seed,
     )
 
@@ -169,6 +170,6 @@ def difference_forest(params: DifferenceForestParams, seed: int) -> DifferenceFo
         max_features=params.max_features,
         class_weight=params.class_weight,
         decision_threshold=params.decision_threshold,
-        n_jobs=params.n_jobs,
+        n_jobs=resolve_n_jobs(params.n_jobs),
         random_state=seed,
     )

@@ -16,8 +16,8 @@ from tests.conftest import REPO_ROOT
 from tooling.imports import all_imports
 
 LAYERS: list[tuple[str, ...]] = [
-    ("ae_anomaly.types", "ae_anomaly.progress", "ae_anomaly.threads"),
-    ("ae_anomaly.params", "ae_anomaly.models"),
+    ("ae_anomaly.types", "ae_anomaly.progress"),
+    ("ae_anomaly.params", "ae_anomaly.models", "ae_anomaly.threads"),
     ("ae_anomaly.storage",),
     ("ae_anomaly.data.synthetic", "ae_anomaly.data.split", "ae_anomaly.data.files"),
     ("ae_anomaly.preprocessing", "ae_anomaly.features"),

@@ -16,7 +16,10 @@ STAGES = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
 def test_stage_deps_are_exactly_the_modules_it_uses(stage: str):
     used = StageImports().of_script(REPO_ROOT / f"stages/{stage}.py")
     declared = {dep for dep in STAGES[stage]["deps"] if dep.startswith("ae_anomaly/")}
-    assert declared == used, f"missing: {sorted(used - declared)}, extra: {sorted(declared - used)}"
+    assert declared == used, (
+        f"missing: {sorted(used - declared)}, extra: {sorted(declared - used)}; "
+        "run `python -m tooling.dvc_deps`"
+    )
     assert f"stages/{stage}.py" in STAGES[stage]["deps"]
 
 

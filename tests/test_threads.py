@@ -4,6 +4,7 @@ import pytest
 
 from ae_anomaly import threads
 from ae_anomaly.threads import (
+    ThreadSettingError,
     available_cores,
     concurrent_pipelines,
     running_queue_workers,
@@ -38,7 +39,7 @@ def test_parallel_pipelines_split_the_cores(monkeypatch):
 @pytest.mark.parametrize("value", ["0", "-2", "two"])
 def test_bad_settings_are_refused_naming_the_variable(monkeypatch, value):
     monkeypatch.setenv(threads.THREADS_ENV, value)
-    with pytest.raises(ValueError, match="AE_ANOMALY_THREADS"):
+    with pytest.raises(ThreadSettingError, match="AE_ANOMALY_THREADS"):
         thread_share()
 
 
@@ -63,3 +64,31 @@ def test_running_dvc_queue_workers_are_counted(tmp_path, monkeypatch):
     monkeypatch.setattr(threads, "available_cores", lambda: 2)
     assert thread_share() == 1
     assert running_queue_workers(None) == 0
+
+
+def test_n_jobs_counts_against_the_share():
+    assert threads.resolve_n_jobs(-1, share=3) == 3
+    assert threads.resolve_n_jobs(-2, share=3) == 2
+    assert threads.resolve_n_jobs(-9, share=3) == 1
+    assert threads.resolve_n_jobs(4, share=1) == 4  # asked for explicitly
+
+
+def test_limit_threads_sizes_torch_blas_and_childrens_pools(monkeypatch):
+    import os
+
+    import torch
+    from threadpoolctl import threadpool_info
+
+    before = torch.get_num_threads()
+    for name in threads.POOL_VARIABLES:
+        monkeypatch.setenv(name, "9")  # restored after the test
+    try:
+        threads.limit_threads(1)
+        assert torch.get_num_threads() == 1
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+        assert os.environ["OMP_NUM_THREADS"] == "1"
+    finally:
+        torch.set_num_threads(before)
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(before)
