@@ -27,11 +27,14 @@ def train_autoencoder_reference(
     seed: int,
     device: torch.device,
     inference_batch_size: int = 1024,
+    fused_adam: bool = False,
 ) -> TrainingHistory:
     """The training loop as it was before ``ae_anomaly.training.train_autoencoder`` was made
     fast: a ``DataLoader``, autograd, ``torch.optim.Adam`` over every parameter tensor, and
     two inference passes per epoch. Kept runnable as the reference the fast loop is measured
-    against (``make bench-speed``) and must equal bit for bit (``tests/test_training.py``).
+    against (``make bench-speed``, as it was: ``fused_adam=False``) and, with
+    ``fused_adam=True`` (PyTorch's one-kernel Adam, which the fast loop uses), must equal bit
+    for bit (``tests/test_training.py``).
 
     Fit ``model`` to reconstruct ``train_x`` (normal curves only) with MSE and Adam.
 
@@ -50,7 +53,9 @@ def train_autoencoder_reference(
     )
     holdout = as_tensor(holdout_x, device)
     monitor = as_tensor(monitor_x, device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=fused_adam
+    )
     scheduler = (
         torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
         if config.lr_schedule == "cosine"
