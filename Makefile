@@ -8,7 +8,8 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install run test test-fast lint ui report bench-quality bench-speed bench-real bench-score article clean
+.PHONY: install system-packages run test test-fast lint ui report bench-quality bench-speed \
+	bench-real bench-score article clean
 BENCH_INSTALLED := $(VENV)/.bench-installed
 
 $(VENV)/.installed: pyproject.toml
@@ -22,7 +23,10 @@ run: install  ## reproduce the pipeline on params.yaml and print the results tab
 	$(BIN)/dvc repro
 	$(BIN)/ae-anomaly results metrics/validation.json
 
-test: install  ## the whole suite: unit tests, then the real dvc pipeline on tiny params
+system-packages:  ## Chromium and PostgreSQL (Debian packages) for the suite; installed if missing
+	@tooling/system_packages.sh
+
+test: install system-packages  ## the whole suite: unit tests, the real pipeline, servers, browser
 	$(BIN)/pytest
 
 test-fast: install  ## unit tests only

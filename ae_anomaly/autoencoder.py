@@ -9,6 +9,7 @@ input width always comes from the data, never from a constant. Training lives in
 from __future__ import annotations
 
 import itertools
+import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from ae_anomaly.storage import atomic_output, unreadable_file
+from ae_anomaly.types import InputError
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ class Autoencoder(nn.Module):
 def select_device(preference: str = "auto") -> torch.device:
     """CUDA when present (or asked for), else CPU; asking for CUDA without one is an error."""
     if preference == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train_ae.device is 'cuda' but no CUDA device is available")
+        raise InputError("device 'cuda' asked for, but no CUDA device is available; use 'auto'")
     if preference == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
     return torch.device("cuda")
@@ -127,15 +131,25 @@ def reconstruct(
 
 def save_autoencoder(path: str | Path, model: Autoencoder) -> None:
     """Weights plus the config that rebuilds the architecture (plain types only)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-    torch.save({"config": model.config.to_dict(), "state_dict": state}, path)
+    with atomic_output(path) as partial:
+        torch.save({"config": model.config.to_dict(), "state_dict": state}, partial)
 
 
 def load_autoencoder(path: str | Path, device: torch.device | None = None) -> Autoencoder:
     """Rebuild the model from a checkpoint written by :func:`save_autoencoder`."""
-    checkpoint = torch.load(Path(path), map_location=device or "cpu", weights_only=True)
-    model = Autoencoder(AutoencoderConfig.from_dict(checkpoint["config"]))
-    model.load_state_dict(checkpoint["state_dict"])
+    try:
+        checkpoint = torch.load(Path(path), map_location=device or "cpu", weights_only=True)
+        model = Autoencoder(AutoencoderConfig.from_dict(checkpoint["config"]))
+        model.load_state_dict(checkpoint["state_dict"])
+    except (
+        OSError,
+        EOFError,
+        RuntimeError,  # a truncated file: torch's zip reader
+        pickle.UnpicklingError,  # weights_only refusing anything but tensors and plain types
+        ValueError,
+        KeyError,  # a checkpoint of something else
+        TypeError,
+    ) as error:
+        raise unreadable_file(path, error) from None
     return model.eval()

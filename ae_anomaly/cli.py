@@ -26,7 +26,7 @@ from ae_anomaly.runtime import configure_logging
 from ae_anomaly.scoring import DEFAULT_BATCH_ROWS, score_file
 from ae_anomaly.storage import load_json
 from ae_anomaly.threads import thread_share
-from ae_anomaly.types import InputError
+from ae_anomaly.types import ReportedError
 
 
 def _load_detector(reference: str, device: str, threads: int) -> CurveDetector:
@@ -51,9 +51,9 @@ def _score(args: argparse.Namespace) -> int:
         summary = score_file(
             detector, args.curves, args.output, args.layout, args.label_column, args.batch_size
         )
-    except (InputError, RuntimeError) as error:
+    except ReportedError as error:
         print(f"ae-anomaly score: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
     print(
         f"scored {summary.rows} curves in {summary.seconds:.1f} s "
         f"({summary.curves_per_second:,.0f} curves/s) -> {summary.output}",
@@ -65,8 +65,8 @@ def _score(args: argparse.Namespace) -> int:
 def _results(args: argparse.Namespace) -> int:
     try:
         metrics = load_json(args.metrics)
-    except FileNotFoundError:
-        print(f"{args.metrics} not found: run `dvc repro` first", file=sys.stderr)
+    except ReportedError as error:
+        print(f"ae-anomaly results: {error}", file=sys.stderr)
         return 1
     print("Validation set, anomaly = positive class (article: single unseeded run)")
     print(results_table(metrics))
@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     preset.add_argument("--params", default="params.yaml", help="the params it applies to")
     preset.set_defaults(run=_preset)
+
     return parser
 
 

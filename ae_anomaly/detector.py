@@ -41,7 +41,7 @@ from ae_anomaly.features import (
 from ae_anomaly.models import RESIDUAL_MODEL_NAMES
 from ae_anomaly.packed_forest import ForestScorer, PackedForest
 from ae_anomaly.preprocessing import Normalize, normalize_curves
-from ae_anomaly.storage import load_arrays, save_arrays, save_json
+from ae_anomaly.storage import load_arrays, save_arrays, save_json, unreadable_file
 from ae_anomaly.types import InputError, ModelOutput, NotFitted, Predictions
 
 if TYPE_CHECKING:
@@ -282,6 +282,8 @@ class CurveDetector:
             config = json.loads((folder / CONFIG_FILE).read_text())
         except FileNotFoundError:
             raise DetectorFileError(f"{folder}: no {CONFIG_FILE}; not a detector folder") from None
+        except (OSError, ValueError) as error:
+            raise unreadable_file(folder / CONFIG_FILE, error) from None
         if config.get("format") != FORMAT_VERSION:
             raise DetectorFileError(
                 f"{folder}: detector format {config.get('format')!r}, this version reads "

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import gc
 import json
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -26,7 +28,7 @@ from typing import Any, TypeVar
 
 from ae_anomaly.params import Params, load_params
 from ae_anomaly.threads import limit_threads, thread_share
-from ae_anomaly.types import InputError
+from ae_anomaly.types import ReportedError
 
 logger = logging.getLogger("ae_anomaly")
 
@@ -191,12 +193,31 @@ def _write_timings(stage: str, seconds: float, peak_mib: float) -> None:
         handle.write(json.dumps(record) + "\n")
 
 
+#: errno values meaning "the disk (or this process's file-size limit, or quota) is full".
+_NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (``kill``, a CI timeout, a queue worker stopping), raised like Ctrl-C so every
+    ``with`` block unwinds: partial files are removed and an open MLflow run ends KILLED."""
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
 def run_stage(
     main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None
 ) -> None:
-    """Run a stage's ``main``: bad input (a parameter, a data file) exits 2 with one message
-    and no traceback; on success log the
-    stage's wall time and peak memory, so slow or hungry stages show up in ``dvc repro``.
+    """Run a stage's ``main`` and report how it ended, in one line where that says it all.
+
+    - A :class:`ReportedError` (bad input, a damaged file, an unreachable tracking server):
+      its message, no traceback, its exit status (2 for bad input).
+    - No space left (disk, quota or ``ulimit -f``): which file, and what to do; exit 1.
+    - Ctrl-C or SIGTERM: one line, exit 130. Files are written whole or not at all, and DVC
+      records a stage only when it succeeds, so nothing half-done is ever taken for done.
+    - Success: the stage's wall time and peak memory, so slow or hungry stages show up in
+      ``dvc repro``.
 
     The millions of objects that importing sklearn, scipy, matplotlib and MLflow creates are
     moved to the garbage collector's permanent generation (``gc.freeze``), before ``main`` and
@@ -208,14 +229,33 @@ def run_stage(
     name = Path(sys.argv[0]).stem
     started = time.perf_counter()
     gc.freeze()
+    signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
         share = thread_share()
         limit_threads(share)
         logger.info("stage %s: %d thread(s), its share of the machine", name, share)
         main(argv)
-    except InputError as error:
+    except ReportedError as error:
         logger.error("%s", error)
-        sys.exit(2)
+        sys.exit(error.exit_code)
+    except OSError as error:
+        if error.errno not in _NO_SPACE:
+            raise
+        logger.error(
+            "stage %s could not write %s: %s. Free some space (or raise the file-size limit) "
+            "and run `dvc repro` again; DVC has not recorded this stage as done.",
+            name,
+            error.filename or "its outputs",
+            error.strerror,
+        )
+        sys.exit(1)
+    except KeyboardInterrupt as interrupt:
+        logger.error(
+            "stage %s stopped by %s; DVC has not recorded it as done. `dvc repro` runs it again.",
+            name,
+            interrupt.args[0] if isinstance(interrupt, Interrupted) else "Ctrl-C",
+        )
+        sys.exit(130)
     gc.freeze()
     seconds, peak = time.perf_counter() - started, peak_memory_mib()
     logger.info("stage %s done in %.2f s, peak memory %.0f MiB", name, seconds, peak)

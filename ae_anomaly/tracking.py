@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import subprocess
 import time
 import urllib.error
@@ -33,6 +34,7 @@ import numpy as np
 from filelock import FileLock
 
 from ae_anomaly.runtime import record_phase
+from ae_anomaly.types import ReportedError
 
 if TYPE_CHECKING:
     from mlflow.entities import Metric
@@ -49,7 +51,7 @@ _CONNECT_TIMEOUT_S = 5
 _METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
 
 
-class TrackingUnavailableError(RuntimeError):
+class TrackingUnavailableError(ReportedError):
     """The tracking store cannot be reached; the message says which URI and how to fix it."""
 
 
@@ -329,13 +331,101 @@ class PipelineRun:
             mlflow.log_artifact(str(path), artifact_path="figures")
 
 
+#: Tags naming the process that owns a run, so a later execution can tell a run whose
+#: process died (SIGKILL, a lost server, a power cut) from one still being logged.
+OWNER_TAGS = ("ae_anomaly.host", "ae_anomaly.pid", "ae_anomaly.pid_started")
+
+
+def _owner_tags() -> dict[str, str]:
+    import psutil
+
+    return {
+        "ae_anomaly.host": socket.gethostname(),
+        "ae_anomaly.pid": str(os.getpid()),
+        "ae_anomaly.pid_started": repr(psutil.Process().create_time()),
+    }
+
+
+def _process_alive(pid: str, started: str) -> bool:
+    """Whether the process that opened a run still runs (the same pid *and* start time, so a
+    recycled pid does not count)."""
+    import psutil
+
+    try:
+        return repr(psutil.Process(int(pid)).create_time()) == started
+    except (psutil.Error, ValueError):
+        return False
+
+
+def close_abandoned_runs(experiment_id: str, replaced_by: str | None = None) -> list[str]:
+    """Mark KILLED every run of the experiment left RUNNING by a process of this machine that
+    no longer exists; returns their ids. Runs of other machines are left alone: whether their
+    process lives cannot be known from here."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    host = socket.gethostname()
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`ae_anomaly.host` = '{host}'",
+        max_results=1000,
+    )
+    closed = []
+    for run in runs:
+        tags = run.data.tags
+        if _process_alive(tags.get("ae_anomaly.pid", ""), tags.get("ae_anomaly.pid_started", "")):
+            continue
+        if replaced_by:
+            client.set_tag(run.info.run_id, "ae_anomaly.replaced_by", replaced_by)
+        client.set_terminated(run.info.run_id, status="KILLED")
+        closed.append(run.info.run_id)
+        logger.warning(
+            "MLflow run %s was left RUNNING by process %s, which is gone: marked KILLED",
+            run.info.run_id,
+            tags.get("ae_anomaly.pid"),
+        )
+    return closed
+
+
+def _experiment_id(name: str, uri: str, root: Path) -> str:
+    """The experiment's id, creating it if needed; another process creating it at the same
+    moment (parallel queue workers against a server) is not an error."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    artifact_location = (root / ARTIFACT_DIR).as_uri() if _is_local_sqlite(uri) else None
+    try:
+        return mlflow.create_experiment(name, artifact_location=artifact_location)
+    except MlflowException:
+        experiment = mlflow.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
+
+
+def _end_run(status: str) -> None:
+    """End the active run; if the store cannot be reached the run stays RUNNING, and the next
+    execution that logs marks it KILLED (see :func:`close_abandoned_runs`)."""
+    import mlflow
+
+    try:
+        mlflow.end_run(status)
+    except Exception as error:  # the store is gone; nothing more can be done from here
+        logger.warning("could not mark the MLflow run %s: %s", status, error)
+
+
 @contextlib.contextmanager
 def pipeline_run(record: PipelineRecord, experiment: str, root: Path) -> Iterator[PipelineRun]:
     """Open one MLflow run, log ``record`` into it, and yield it for what comes later.
 
-    The run ends FINISHED when the block completes, or FAILED if anything raises inside it
-    (never RUNNING). Logging the record first lets a stage overlap it with slower work such
-    as rendering figures, and log those last.
+    The run ends FINISHED when the block completes, KILLED on Ctrl-C or SIGTERM, FAILED if
+    anything else raises inside it: never RUNNING, unless the process is killed outright or
+    loses the store, and then the next execution that logs closes it. Logging the record
+    first lets a stage overlap it with slower work such as rendering figures, and log those
+    last. A tracking server that goes away mid-run is reported as such, in one line.
     """
     uri = tracking_uri(root)
     check_reachable(uri)
@@ -345,19 +435,41 @@ def pipeline_run(record: PipelineRecord, experiment: str, root: Path) -> Iterato
     import_seconds = time.perf_counter() - started
     with store_lock(root, uri):
         mlflow.set_tracking_uri(uri)
-        if mlflow.get_experiment_by_name(experiment) is None:
-            artifact_location = (root / ARTIFACT_DIR).as_uri() if _is_local_sqlite(uri) else None
-            mlflow.create_experiment(experiment, artifact_location=artifact_location)
-        mlflow.set_experiment(experiment)
-        tags = {**record.tags, **_status_tags(record.metrics)}
-        with mlflow.start_run(run_name=record.run_name, tags=tags) as run:
-            _log_record(record, run.info.run_id, run.info.experiment_id)
+        experiment_id = _experiment_id(experiment, uri, root)
+        tags = {**record.tags, **_status_tags(record.metrics), **_owner_tags()}
+        run = mlflow.start_run(experiment_id=experiment_id, run_name=record.run_name, tags=tags)
+        run_id = run.info.run_id
+        try:
+            close_abandoned_runs(experiment_id, replaced_by=run_id)
+            _log_record(record, run_id, experiment_id)
             logged_seconds = time.perf_counter() - started - import_seconds
-            handle = PipelineRun(run.info.run_id)
-            yield handle
-    logger.info("MLflow run %s logged to %s (experiment %r)", handle.run_id, uri, experiment)
+            yield PipelineRun(run_id)
+        except KeyboardInterrupt:
+            _end_run("KILLED")
+            raise
+        except Exception as error:
+            _end_run("FAILED")
+            _raise_if_store_lost(uri, run_id, error)
+            raise
+        mlflow.end_run("FINISHED")
+    logger.info("MLflow run %s logged to %s (experiment %r)", run_id, uri, experiment)
     record_phase("mlflow import", import_seconds)
     record_phase("mlflow logging", logged_seconds)
+
+
+def _raise_if_store_lost(uri: str, run_id: str, error: Exception) -> None:
+    """Turn a failure caused by the tracking server going away into one clear message."""
+    if _is_local_sqlite(uri):
+        return
+    try:
+        check_reachable(uri)
+    except TrackingUnavailableError:
+        raise TrackingUnavailableError(
+            f"lost the MLflow tracking server {uri} while logging run {run_id} "
+            f"({type(error).__name__}). DVC has not recorded this stage as done: start the "
+            "server again and rerun `dvc repro`, which logs one complete run and marks this "
+            "one KILLED."
+        ) from None
 
 
 def _log_record(record: PipelineRecord, run_id: str, experiment_id: str) -> None:

@@ -16,9 +16,19 @@ NORMAL: Final = 0
 ANOMALY: Final = 1
 
 
-class InputError(ValueError):
+class ReportedError(Exception):
+    """A failure whose message says what happened, where, and what to do about it: stages and
+    the command line report it in one line, without a traceback, and exit with
+    ``exit_code``."""
+
+    exit_code = 1
+
+
+class InputError(ReportedError, ValueError):
     """Bad input from the user (a parameter, a data file): the message says what and where,
     and a stage reports it in one line and exits before writing anything."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)

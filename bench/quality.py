@@ -2,7 +2,7 @@
 
 For every configuration and seed this runs the real pipeline (``dvc repro`` in a sandbox copy
 of the project, so the figures are exactly what a user gets) and collects
-``metrics/scores.json``. Configurations:
+``metrics/validation.json``. Configurations:
 
 - ``article``: ``params.yaml`` with ``presets/article.yaml`` on top, the article's settings;
 - ``default``: this repository's ``params.yaml``;

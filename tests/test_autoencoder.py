@@ -1,3 +1,5 @@
+import zipfile
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,8 @@ from ae_anomaly.autoencoder import (
     save_autoencoder,
     select_device,
 )
+from ae_anomaly.storage import DamagedFileError, MissingFileError
+from ae_anomaly.types import InputError
 
 
 def _config(width=64, hidden=(16, 8), latent=2, output_activation="same"):
@@ -47,6 +51,20 @@ def test_checkpoint_rebuilds_the_model_from_its_config_without_pickles(tmp_path)
     torch.testing.assert_close(loaded(x), model.eval()(x))
 
 
+def test_a_checkpoint_depends_only_on_the_model_and_its_file_name(tmp_path):
+    """torch.save names its zip records after the file; the write-then-rename that keeps a
+    half-written checkpoint from ever carrying the final name must not change them, or every
+    checkpoint's md5 in dvc.lock would change."""
+    model = Autoencoder(_config())
+    for folder in ("a", "b"):
+        save_autoencoder(tmp_path / folder / "autoencoder.pt", model)
+    first, second = ((tmp_path / f / "autoencoder.pt").read_bytes() for f in ("a", "b"))
+    assert first == second
+    with zipfile.ZipFile(tmp_path / "a" / "autoencoder.pt") as archive:
+        assert {name.split("/")[0] for name in archive.namelist()} == {"autoencoder"}
+    assert sorted(path.name for path in (tmp_path / "a").iterdir()) == ["autoencoder.pt"]
+
+
 def test_reconstruct_is_batched_and_shape_preserving(small_dataset):
     model = Autoencoder(_config())
     full = reconstruct(model, small_dataset.x, torch.device("cpu"), batch_size=1000)
@@ -59,5 +77,23 @@ def test_device_selection():
     assert select_device("cpu").type == "cpu"
     assert select_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="no CUDA"):
+        with pytest.raises(InputError, match="no CUDA"):
             select_device("cuda")
+
+
+def test_a_truncated_checkpoint_is_reported_with_the_file_and_the_fix(tmp_path):
+    path = tmp_path / "autoencoder.pt"
+    save_autoencoder(path, Autoencoder(_config()))
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(DamagedFileError, match=r"autoencoder\.pt is damaged.*dvc checkout"):
+        load_autoencoder(path)
+
+
+def test_a_missing_checkpoint_says_how_to_build_it(tmp_path):
+    with pytest.raises(MissingFileError, match=r"does not exist\. Run `dvc repro`"):
+        load_autoencoder(tmp_path / "absent.pt")
+
+
+def test_saving_leaves_no_partial_file(tmp_path):
+    save_autoencoder(tmp_path / "model.pt", Autoencoder(_config()))
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]

@@ -37,7 +37,7 @@ def test_results_prints_the_table_and_writes_a_summary(tmp_path: Path, capsys):
 
 def test_results_reports_a_missing_run(tmp_path: Path, capsys):
     assert main(["results", str(tmp_path / "nothing.json")]) == 1
-    assert "run `dvc repro` first" in capsys.readouterr().err
+    assert "does not exist. Run `dvc repro`" in capsys.readouterr().err
 
 
 def test_preset_prints_one_override_per_key_of_the_preset(capsys):

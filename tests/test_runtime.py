@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -111,3 +113,59 @@ def test_a_parameter_error_exits_2_with_its_message(capsys: pytest.CaptureFixtur
         run_stage(main, [])
     assert exit_info.value.code == 2
     assert "train_ae.epochs: bad" in capsys.readouterr().err
+
+
+def test_a_damaged_file_exits_1_with_one_line_and_no_traceback(capsys: pytest.CaptureFixture):
+    from ae_anomaly.storage import DamagedFileError
+
+    def main(argv):
+        raise DamagedFileError("data/split/train.npz is damaged; `dvc checkout --force`")
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_stage(main, [])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1
+    assert "train.npz is damaged" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"), [(28, "No space left on device"), (27, "File too large")]
+)
+def test_a_full_disk_names_the_file_and_the_way_out(capsys, code, reason):
+    def main(argv):
+        raise OSError(code, reason, "models/autoencoder.pt")
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_stage(main, [])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1
+    assert f"could not write models/autoencoder.pt: {reason}" in err
+    assert "not recorded this stage as done" in err
+
+
+def test_other_os_errors_keep_their_traceback():
+    def main(argv):
+        raise PermissionError(13, "Permission denied", "x")
+
+    with pytest.raises(PermissionError):
+        run_stage(main, [])
+
+
+def test_sigterm_unwinds_like_ctrl_c_and_exits_130(capsys: pytest.CaptureFixture):
+    unwound = []
+
+    def main(argv):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        finally:
+            unwound.append(True)
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            run_stage(main, [])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert exit_info.value.code == 130 and unwound == [True]
+    assert "stopped by SIGTERM" in capsys.readouterr().err

@@ -1,13 +1,19 @@
 import numpy as np
+import pytest
 
 from ae_anomaly.storage import (
+    DamagedFileError,
+    MissingFileError,
+    atomic_output,
     load_arrays,
     load_columns,
     load_dataset,
+    load_json,
     load_predictions,
     save_arrays,
     save_columns,
     save_dataset,
+    save_json,
     save_predictions,
 )
 from ae_anomaly.types import Dataset, NotFitted, Predictions
@@ -53,3 +59,47 @@ def test_columns_are_a_headed_csv_that_reads_back(tmp_path):
     assert (tmp_path / "c.csv").read_text() == "epoch,loss\n1,0.5\n2,0.25\n"
     back = load_columns(tmp_path / "c.csv")
     np.testing.assert_array_equal(back["loss"], [0.5, 0.25])
+
+
+def test_a_truncated_npz_names_the_file_and_the_command_that_restores_it(tmp_path):
+    path = tmp_path / "train.npz"
+    save_dataset(path, Dataset(np.ones((4, 3)), np.zeros(4, dtype=int)))
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(DamagedFileError) as error:
+        load_dataset(path)
+    assert str(path) in str(error.value)
+    assert "dvc checkout --force" in str(error.value) and "dvc repro" in str(error.value)
+
+
+def test_a_missing_file_says_to_run_or_pull(tmp_path):
+    with pytest.raises(MissingFileError, match=r"dvc repro.*dvc pull"):
+        load_arrays(tmp_path / "absent.npz")
+    with pytest.raises(MissingFileError):
+        load_json(tmp_path / "absent.json")
+
+
+def test_damaged_json_is_reported(tmp_path):
+    path = tmp_path / "summary.json"
+    path.write_text('{"epochs": 3')
+    with pytest.raises(DamagedFileError, match=r"summary\.json is damaged"):
+        load_json(path)
+
+
+def test_an_interrupted_write_leaves_neither_a_partial_file_nor_a_changed_output(tmp_path):
+    path = tmp_path / "out.json"
+    save_json(path, {"kept": True})
+    with pytest.raises(KeyboardInterrupt), atomic_output(path) as partial:
+        partial.write_text('{"half')
+        raise KeyboardInterrupt
+    assert load_json(path) == {"kept": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_a_full_disk_leaves_no_partial_file(tmp_path, monkeypatch):
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np.lib.format, "write_array", no_space)
+    with pytest.raises(OSError, match="No space"):
+        save_arrays(tmp_path / "x.npz", {"a": np.ones(3)})
+    assert list(tmp_path.iterdir()) == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -110,6 +112,62 @@ def test_a_failure_after_the_record_ends_the_run_failed(store: Path):
         [mlflow.get_experiment_by_name("unit").experiment_id]
     )
     assert [run.info.status for run in runs] == ["FAILED"]
+
+
+def test_ctrl_c_ends_the_run_killed(store: Path):
+    with pytest.raises(KeyboardInterrupt), pipeline_run(_record(store), "unit", store):
+        raise KeyboardInterrupt
+    runs = MlflowClient(tracking_uri(store)).search_runs(
+        [mlflow.get_experiment_by_name("unit").experiment_id]
+    )
+    assert [run.info.status for run in runs] == ["KILLED"]
+
+
+def _abandoned_run(store: Path, pid: int, started: str) -> str:
+    """A RUNNING run as a killed process leaves it: its owner tags, never ended."""
+    client = MlflowClient(tracking_uri(store))
+    experiment_id = client.get_experiment_by_name("unit").experiment_id
+    tags = {
+        "ae_anomaly.host": socket.gethostname(),
+        "ae_anomaly.pid": str(pid),
+        "ae_anomaly.pid_started": started,
+    }
+    return client.create_run(experiment_id, tags=tags).info.run_id
+
+
+def test_the_next_execution_closes_a_run_whose_process_died(store: Path):
+    import psutil
+
+    log_pipeline_run(_record(store), "unit", store)
+    finished = subprocess.Popen(["true"])
+    started = repr(psutil.Process(finished.pid).create_time())
+    finished.wait()
+    dead = _abandoned_run(store, finished.pid, started)
+    recycled = _abandoned_run(store, os.getpid(), "12.5")  # same pid, another start time
+    alive = _abandoned_run(store, os.getpid(), repr(psutil.Process().create_time()))
+
+    new = log_pipeline_run(_record(store), "unit", store)
+
+    client = MlflowClient(tracking_uri(store))
+    assert client.get_run(dead).info.status == "KILLED"
+    assert client.get_run(dead).data.tags["ae_anomaly.replaced_by"] == new
+    assert client.get_run(recycled).info.status == "KILLED"
+    assert client.get_run(alive).info.status == "RUNNING"
+    assert client.get_run(new).info.status == "FINISHED"
+
+
+def test_two_processes_creating_the_experiment_at_once_both_log(store, monkeypatch):
+    """The loser of the race to create the experiment finds it created and logs into it."""
+    real_create = mlflow.create_experiment
+
+    def create_then_collide(name, **kwargs):
+        real_create(name, **kwargs)
+        return real_create(name, **kwargs)  # what the slower process sees
+
+    monkeypatch.setattr(mlflow, "create_experiment", create_then_collide)
+    run_id = log_pipeline_run(_record(store), "raced", store)
+    client = MlflowClient(tracking_uri(store))
+    assert client.get_run(run_id).info.status == "FINISHED"
 
 
 def _with_detector(store: Path, detector_folder: Path, fitted, **overrides) -> PipelineRecord:

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,29 @@ def make_sandbox(dest: Path, overrides: dict[str, Any] | None = None) -> Path:
     run(dest, "git", "add", "-A")
     run(dest, "git", "commit", "-q", "-m", "sandbox")
     return dest
+
+
+def start_queue(repo: Path, jobs: int, **env: str) -> None:
+    """``dvc queue start`` detaches workers that inherit its output streams: capturing them
+    would wait for the workers to exit, so its output goes to a log file instead."""
+    with open(repo.parent / "queue-start.log", "w") as log:
+        subprocess.run(
+            [sys.executable, "-m", "dvc", "queue", "start", "-j", str(jobs)],
+            cwd=repo,
+            env=pipeline_env(**env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
+            timeout=120,
+        )
+
+
+def wait_for_queue(repo: Path, timeout_s: float = 600, poll_s: float = 2) -> str:
+    """``dvc queue status`` once nothing is queued or running any more."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = dvc(repo, "queue", "status").stdout
+        if not re.search(r"\b(Queued|Running)\b", status):
+            return status
+        time.sleep(poll_s)
+    raise AssertionError(f"queue did not finish in {timeout_s} s:\n{status}")

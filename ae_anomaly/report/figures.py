@@ -22,14 +22,15 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from PIL import Image
 
+from ae_anomaly.storage import atomic_output
+
 _PNG_METADATA = {"Software": None}
 
 
 def _save(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, metadata=_PNG_METADATA)
-    return path
+    with atomic_output(path) as partial:
+        fig.savefig(partial, dpi=dpi, metadata=_PNG_METADATA, format="png")
+    return Path(path)
 
 
 def epoch_file_name(epoch: int, total_epochs: int) -> str:
@@ -90,9 +91,9 @@ def save_error_boxplots(
         for artist in [*artists, title]:
             ax.draw_artist(artist)
         path = out_dir / epoch_file_name(epoch, len(errors_per_epoch))
-        Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).save(
-            path, compress_level=1
-        )
+        image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba())
+        with atomic_output(path) as partial:
+            image.save(partial, format="png", compress_level=1)
         paths.append(path)
         for artist in artists:
             artist.remove()

@@ -17,7 +17,7 @@ from ae_anomaly.evaluation import (
 )
 from ae_anomaly.models import MODEL_NAMES
 from ae_anomaly.report.tables import results_table
-from ae_anomaly.storage import save_columns, save_json
+from ae_anomaly.storage import save_columns, save_json, save_text
 from ae_anomaly.types import ModelOutput, NotFitted, Predictions
 
 
@@ -53,9 +53,7 @@ def reports_markdown(evaluations: Mapping[str, Evaluation | NotFitted]) -> str:
 
 
 def write_reports(path: str | Path, evaluations: Mapping[str, Evaluation | NotFitted]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(reports_markdown(evaluations))
+    save_text(path, reports_markdown(evaluations))
 
 
 def write_validation_scores(

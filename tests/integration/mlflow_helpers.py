@@ -14,13 +14,18 @@ from mlflow.entities import Run
 EXPERIMENT = "ae-anomaly"
 
 
-def client_for(repo: Path) -> MlflowClient:
-    return MlflowClient(f"sqlite:///{repo}/mlflow.db")
+def store_uri(repo: Path, uri: str | None = None) -> str:
+    """``uri`` (a tracking server) or else the repository's own SQLite store."""
+    return uri or f"sqlite:///{repo}/mlflow.db"
 
 
-def runs_of(repo: Path) -> list[Run]:
+def client_for(repo: Path, uri: str | None = None) -> MlflowClient:
+    return MlflowClient(store_uri(repo, uri))
+
+
+def runs_of(repo: Path, uri: str | None = None) -> list[Run]:
     """Runs oldest first."""
-    client = client_for(repo)
+    client = client_for(repo, uri)
     experiment = client.get_experiment_by_name(EXPERIMENT)
     if experiment is None:
         return []
@@ -28,11 +33,15 @@ def runs_of(repo: Path) -> list[Run]:
 
 
 def assert_run_is_complete(
-    repo: Path, run: Run, params: dict | None = None, metrics: dict | None = None
+    repo: Path,
+    run: Run,
+    params: dict | None = None,
+    metrics: dict | None = None,
+    uri: str | None = None,
 ) -> None:
     """A run mirrors a pipeline state (by default the workspace's): params, losses, boxplots,
     every model's metrics, reports, the logged model and provenance tags."""
-    client = client_for(repo)
+    client = client_for(repo, uri)
     params = params or yaml.safe_load((repo / "params.yaml").read_text())
     metrics = metrics or json.loads((repo / "metrics/validation.json").read_text())
     epochs = params["train_ae"]["epochs"]
@@ -58,7 +67,7 @@ def assert_run_is_complete(
             assert logged == value or (math.isnan(logged) and math.isnan(value)), (model, name)
     for tag in ("git.commit", "git.dirty", "dvc.lock_sha256"):
         assert run.data.tags.get(tag), tag
-    mlflow.set_tracking_uri(f"sqlite:///{repo}/mlflow.db")
+    mlflow.set_tracking_uri(store_uri(repo, uri))
     models = mlflow.search_logged_models(
         experiment_ids=[run.info.experiment_id], output_format="list"
     )

@@ -3,60 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.integration.conftest import dvc, pipeline_env, run
+from tests.integration.conftest import dvc, run
+from tests.integration.dvc_helpers import experiments_of, start_queue, wait_for_queue
 from tests.integration.mlflow_helpers import assert_run_is_complete, runs_of
 
 pytestmark = pytest.mark.integration
-
-
-def _start_queue(repo: Path, jobs: int) -> None:
-    """``dvc queue start`` detaches workers that inherit its output streams: capturing them
-    would wait for the workers to exit, so its output goes to a log file instead."""
-    with open(repo.parent / "queue-start.log", "w") as log:
-        subprocess.run(
-            [sys.executable, "-m", "dvc", "queue", "start", "-j", str(jobs)],
-            cwd=repo,
-            env=pipeline_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            check=True,
-            timeout=120,
-        )
-
-
-def _wait_for_queue(repo: Path, timeout_s: float = 600) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        status = dvc(repo, "queue", "status").stdout
-        if not re.search(r"\b(Queued|Running)\b", status):
-            return status
-        time.sleep(3)
-    raise AssertionError(f"queue did not finish in {timeout_s} s:\n{status}")
-
-
-def _experiments(repo: Path) -> dict[str, dict]:
-    """``{name: {"rev": sha, "params": ..., "metrics": ...}}`` from ``dvc exp show --json``."""
-    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
-    experiments = {}
-    for baseline in shown:
-        for experiment in baseline.get("experiments") or []:
-            for revision in experiment["revs"]:
-                data = revision["data"]
-                experiments[revision["name"]] = {
-                    "rev": revision["rev"],
-                    "params": data["params"]["params.yaml"]["data"],
-                    "metrics": {path: m["data"] for path, m in data["metrics"].items()},
-                }
-    return experiments
 
 
 def test_parallel_queued_sweep_gives_experiments_and_complete_mlflow_runs(repo_copy):
@@ -65,14 +21,14 @@ def test_parallel_queued_sweep_gives_experiments_and_complete_mlflow_runs(repo_c
     run(repo, "git", "commit", "-q", "-m", "baseline results")
     runs_before = len(runs_of(repo))
     dvc(repo, "exp", "run", "--queue", "-S", "train_ae.latent_dim=2,8")
-    _start_queue(repo, jobs=2)
+    start_queue(repo, jobs=2)
     try:
-        status = _wait_for_queue(repo)
+        status = wait_for_queue(repo)
     finally:
         dvc(repo, "queue", "stop", check=False)
     assert status.count("Success") == 2, status
 
-    experiments = _experiments(repo)
+    experiments = experiments_of(repo)
     assert sorted(e["params"]["train_ae"]["latent_dim"] for e in experiments.values()) == [2, 8]
     for experiment in experiments.values():
         metrics = experiment["metrics"]["metrics/validation.json"]
