@@ -9,7 +9,7 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 
 .PHONY: install system-packages run test test-fast lint ui report bench-quality bench-speed \
-	bench-real bench-score article clean
+	bench-real bench-score article team-up team-down team-status clean
 BENCH_INSTALLED := $(VENV)/.bench-installed
 
 $(VENV)/.installed: pyproject.toml
@@ -67,6 +67,28 @@ ui: install  ## MLflow UI on this repository's store (or MLFLOW_TRACKING_URI), l
 	@echo "MLflow UI at http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"
 	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" \
 		--default-artifact-root "$(CURDIR)/mlartifacts" --host 127.0.0.1 --port $(PORT)
+
+# The local team stack: PostgreSQL + `mlflow server` with proxied artifacts, all in TEAM_DIR.
+TEAM_DIR ?= .team
+TEAM_PG_PORT ?= 5433
+TEAM_MLFLOW_PORT ?= 5500
+TEAM_HOST ?= 127.0.0.1
+TEAM_ARGS = --folder $(TEAM_DIR) --postgres-port $(TEAM_PG_PORT) --mlflow-port $(TEAM_MLFLOW_PORT) \
+	--host $(TEAM_HOST)
+TEAM_INSTALLED := $(VENV)/.team-installed
+
+$(TEAM_INSTALLED): pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[team]'
+	touch $@
+
+team-up: $(TEAM_INSTALLED)  ## start PostgreSQL + mlflow server (127.0.0.1:$(TEAM_MLFLOW_PORT))
+	$(BIN)/ae-anomaly team up $(TEAM_ARGS)
+
+team-down: install  ## stop both; every run and artifact stays in $(TEAM_DIR)
+	$(BIN)/ae-anomaly team down $(TEAM_ARGS)
+
+team-status: install
+	$(BIN)/ae-anomaly team status $(TEAM_ARGS)
 
 clean:  ## remove pipeline outputs (not the MLflow store)
 	rm -rf data models plots reports dvc_plots

@@ -99,6 +99,29 @@ def _preset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _team(args: argparse.Namespace) -> int:
+    import logging
+
+    from ae_anomaly.team import TeamStack
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    stack = TeamStack(
+        Path(args.folder).resolve(), args.postgres_port, args.mlflow_port, host=args.host
+    )
+    try:
+        if args.action == "up":
+            stack.up()
+            print(f"export MLFLOW_TRACKING_URI={stack.tracking_uri}")
+        elif args.action == "down":
+            stack.down()
+        else:
+            print(json.dumps(stack.status(), indent=2))
+    except ReportedError as error:
+        print(f"ae-anomaly team {args.action}: {error}", file=sys.stderr)
+        return error.exit_code
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ae-anomaly",
@@ -163,6 +186,23 @@ def build_parser() -> argparse.ArgumentParser:
     preset.add_argument("--params", default="params.yaml", help="the params it applies to")
     preset.set_defaults(run=_preset)
 
+    team = commands.add_parser(
+        "team",
+        help="start, stop or check the local team stack (PostgreSQL + mlflow server)",
+        description="MLflow's team set-up on this machine: a PostgreSQL backend store and "
+        "`mlflow server` with proxied artifacts, all kept in one folder. Stopping keeps "
+        "every run; the next start sees them.",
+    )
+    team.add_argument("action", choices=("up", "down", "status"))
+    team.add_argument("--folder", default=".team", help="where everything lives (%(default)s)")
+    team.add_argument("--postgres-port", type=int, default=5433, help="(default %(default)s)")
+    team.add_argument("--mlflow-port", type=int, default=5500, help="(default %(default)s)")
+    team.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address both servers listen on (default %(default)s: this machine only)",
+    )
+    team.set_defaults(run=_team)
     return parser
 
 

@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ae_anomaly.report.outputs", "ae_anomaly.report.summary", "ae_anomaly.scoring"),
     ("ae_anomaly.wiring",),
     ("ae_anomaly.runtime",),
-    ("ae_anomaly.tracking",),
+    ("ae_anomaly.tracking", "ae_anomaly.team"),
     ("ae_anomaly.cli",),
 ]
 RANK = {module: rank for rank, layer in enumerate(LAYERS) for module in layer}

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mlflow.entities import Run
 from playwright.sync_api import sync_playwright
 
 from tests.integration.conftest import pipeline_env
@@ -35,7 +36,7 @@ CHROMIUM_ARGS = [
 
 def _chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:  # fail, not skip: CI installs Debian's chromium in .ci/run
+    if path is None:  # fail, not skip: `make test` installs Debian's chromium
         pytest.fail("Chromium not found; install Debian's `chromium` and `chromium-driver`")
     return path
 
@@ -75,16 +76,11 @@ def mlflow_ui(repo: Path, log: Path) -> Iterator[str]:
             server.wait(timeout=30)
 
 
-def test_run_page_shows_f1_and_a_boxplot(reproduced_repo: Path, tmp_path: Path):
-    run = runs_of(reproduced_repo)[0]
+def check_run_page(url: str, run: Run, f1: float, screenshots: Path) -> None:
+    """A reviewer's look at a run in the MLflow UI at ``url``: its page shows
+    ``histogram_forest.f1_anomaly`` with ``f1``, and its first boxplot renders as an image."""
     experiment_id, run_id = run.info.experiment_id, run.info.run_id
-    f1 = json.loads((reproduced_repo / "metrics/validation.json").read_text())["histogram_forest"][
-        "f1_anomaly"
-    ]
-    with (
-        mlflow_ui(reproduced_repo, tmp_path / "mlflow-ui.log") as url,
-        sync_playwright() as playwright,
-    ):
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{url}/#/experiments/{experiment_id}/runs/{run_id}")
@@ -95,7 +91,7 @@ def test_run_page_shows_f1_and_a_boxplot(reproduced_repo: Path, tmp_path: Path):
         name, shown_value = metric_row.first.inner_text().split("\n")[:2]
         assert name == "histogram_forest.f1_anomaly"
         assert float(shown_value) == pytest.approx(f1, abs=1e-6)
-        page.screenshot(path=tmp_path / "run_overview.png", full_page=True)
+        page.screenshot(path=screenshots / "run_overview.png", full_page=True)
 
         page.goto(
             f"{url}/#/experiments/{experiment_id}/runs/{run_id}/artifacts/boxplots/epoch_001.png"
@@ -104,6 +100,13 @@ def test_run_page_shows_f1_and_a_boxplot(reproduced_repo: Path, tmp_path: Path):
         image = page.locator("img[src^='blob:']").first
         image.wait_for(timeout=30_000)
         assert page.evaluate("(img) => img.naturalWidth", image.element_handle()) > 100
-        page.screenshot(path=tmp_path / "run_boxplot.png")
+        page.screenshot(path=screenshots / "run_boxplot.png")
         browser.close()
-    assert (tmp_path / "run_boxplot.png").stat().st_size > 10_000
+    assert (screenshots / "run_boxplot.png").stat().st_size > 10_000
+
+
+def test_run_page_shows_f1_and_a_boxplot(reproduced_repo: Path, tmp_path: Path):
+    run = runs_of(reproduced_repo)[0]
+    metrics = json.loads((reproduced_repo / "metrics/validation.json").read_text())
+    with mlflow_ui(reproduced_repo, tmp_path / "mlflow-ui.log") as url:
+        check_run_page(url, run, metrics["histogram_forest"]["f1_anomaly"], tmp_path)
