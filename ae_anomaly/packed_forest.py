@@ -22,8 +22,9 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.tree._tree import Tree
 
-#: Rows scored at once: 4096 curves of 256 float32 points (4 MiB) stay in cache.
-BLOCK_ROWS = 4096
+#: Rows scored at once: 1024 curves of 256 float32 points (1 MiB) stay in a core's L2 cache
+#: while every tree walks them (measured: 4096 rows, 4 MiB, scored a third slower).
+BLOCK_ROWS = 1024
 
 
 class PackedForestError(ValueError):
