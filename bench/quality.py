@@ -6,7 +6,8 @@ of the project, so the figures are exactly what a user gets) and collects
 
 - ``article``: ``params.yaml`` with ``presets/article.yaml`` on top, the article's settings;
 - ``default``: this repository's ``params.yaml``;
-- ``noisy``: the defaults on data with additive noise (``generate.noise_std``), no targets.
+- ``noisy``: the defaults on data with additive noise (``generate.synthetic.noise_std``), no
+  targets.
 
 The peers, PyOD's ``AutoEncoder`` and ``VAE`` at their defaults (with more epochs), are fitted
 on the same normal training curves as our autoencoder and scored on the same validation set.
@@ -253,8 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "article": ("the article's settings (presets/article.yaml)", article, None),
         "default": ("our params.yaml", {}, peers),
         "noisy": (
-            f"our params.yaml on data with generate.noise_std={NOISE_STD}",
-            {"generate": {"noise_std": NOISE_STD}},
+            f"our params.yaml on data with generate.synthetic.noise_std={NOISE_STD}",
+            {"generate": {"synthetic": {"noise_std": NOISE_STD}}},
             None,
         ),
     }
