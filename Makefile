@@ -59,7 +59,7 @@ bench-score: install  ## scoring throughput: CLI vs bare network, HTTP latency, 
 	$(BIN)/dvc repro
 	$(BIN)/python -m bench.score --out bench/results
 
-bench-speed: install  ## timings and memory of full, no-op and partial reruns, 1x and 10x data
+bench-speed: install  ## reruns, 10x data, trainer vs reference, sweeps -j 1 vs -j 2, vs the article script (~30 min)
 	$(BIN)/python -m bench.speed --out bench/results
 
 PORT ?= 5000

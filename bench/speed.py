@@ -11,9 +11,16 @@ In a sandbox copy of the project (default params) it measures, each as the media
 - ``dvc repro`` after changing only an ``evaluate`` setting;
 - a full run at 10x the curve counts, with its per-stage peak memory;
 - the share of a full run spent rendering figures and logging to MLflow (from the stages'
-  ``figures: ... took`` and ``mlflow: ... took`` lines).
+  timing records);
+- the training loop against the loop it replaced (``tooling/reference_trainer.py``), each in a
+  fresh process on the same curves (``bench/trainer.py``), with steps/s against the FLOP
+  ceiling; on CUDA too, at 1x and 10x data, when a GPU is present;
+- ``dvc repro --force`` of the default pipeline against the article's experiment written as one
+  plain script (``bench/article_script.py``);
+- queued sweeps of 4 points with ``dvc queue start -j 1`` and ``-j 2``: points that each
+  retrain the autoencoder, and points that change only the histogram forest.
 
-It checks the targets of the speed issue and writes ``speed.md`` and ``speed.json``.
+It checks the targets of the speed issues and writes ``speed.md`` and ``speed.json``.
 """
 
 from __future__ import annotations
@@ -34,9 +41,18 @@ from typing import Any
 
 from ae_anomaly.params import load_params
 from ae_anomaly.runtime import TIMINGS_ENV
+from ae_anomaly.threads import running_queue_workers
 from tooling.pipeline import generated_paths, stage_paths
 from tooling.pipeline import params as read_params
-from tooling.sandbox import PROJECT_ROOT, make_sandbox, pipeline_env, update_params
+from tooling.sandbox import (
+    PROJECT_ROOT,
+    dvc,
+    make_sandbox,
+    pipeline_env,
+    run,
+    start_queue,
+    update_params,
+)
 
 
 def log(message: str) -> None:
@@ -127,6 +143,132 @@ def measure_scaled(sandbox: Path, repeats: int) -> list[dict[str, Any]]:
     return runs
 
 
+def time_command(sandbox: Path, *command: str) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(
+        command, cwd=sandbox, env=pipeline_env(), capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{command} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def time_trainer(sandbox: Path, loop: str, device: str = "cpu") -> dict[str, Any]:
+    """One training loop in a fresh process (``bench/trainer.py``), on ``sandbox``'s split."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.trainer", str(sandbox), "--loop", loop, "--device", device],
+        cwd=PROJECT_ROOT,
+        env=pipeline_env(),
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"bench.trainer --loop {loop} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def measure_trainers(sandbox: Path, repeats: int) -> dict[str, list[dict[str, Any]]]:
+    """Reference and fast loop, alternating, so drift on a shared machine hits both alike."""
+    loops: dict[str, list[dict[str, Any]]] = {"reference": [], "fast": []}
+    for repeat in range(repeats):
+        for loop in ("reference", "fast") if repeat % 2 == 0 else ("fast", "reference"):
+            loops[loop].append(time_trainer(sandbox, loop))
+            log(f"training loop {loop}: {loops[loop][-1]['seconds']:.1f} s")
+    return loops
+
+
+def measure_gpu(default: Path, scaled: Path) -> dict[str, Any] | None:
+    """The fast loop on CUDA against 2 CPU threads, at 1x and 10x data; None without a GPU."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    figures = {}
+    for name, sandbox in (("1x", default), ("10x", scaled)):
+        cpu, gpu = time_trainer(sandbox, "fast", "cpu"), time_trainer(sandbox, "fast", "cuda")
+        figures[name] = {"cpu": cpu, "cuda": gpu, "speedup": cpu["seconds"] / gpu["seconds"]}
+        log(f"GPU {name}: {gpu['seconds']:.1f} s vs CPU {cpu['seconds']:.1f} s")
+    figures["device_name"] = torch.cuda.get_device_name()
+    return figures
+
+
+def measure_article(sandbox: Path, repeats: int) -> dict[str, list[float]]:
+    """``dvc repro --force`` (everything: 500 epochs, figures, MLflow) vs the plain script."""
+    forced, script = [], []
+    for _ in range(repeats):
+        forced.append(time_command(sandbox, sys.executable, "-m", "dvc", "repro", "--force"))
+        script.append(time_command(sandbox, sys.executable, "-m", "bench.article_script"))
+        log(f"dvc repro --force {forced[-1]:.1f} s, article script {script[-1]:.1f} s")
+    return {"repro_force": forced, "article_script": script}
+
+
+def _finished_experiments(sandbox: Path) -> int:
+    """Experiments DVC has finished, each a ref ``refs/exps/<xx>/<baseline sha>/<name>`` (the
+    queue's own ``refs/exps/celery/stash`` is not one): cheap to poll, unlike ``dvc queue
+    status``, whose process would take CPU from the workers being measured."""
+    refs = run(sandbox, "git", "for-each-ref", "--format=%(refname)", "refs/exps").stdout
+    return len(
+        [
+            ref
+            for ref in refs.split()
+            if not ref.startswith(("refs/exps/celery/", "refs/exps/exec/"))
+        ]
+    )
+
+
+def time_sweep(sandbox: Path, overrides: str, jobs: int) -> float:
+    """Queue one ``-S`` sweep, run it with ``dvc queue start -j jobs``, time it to the end."""
+    before = _finished_experiments(sandbox)
+    points = len(overrides.split("=", 1)[1].split(","))
+    dvc(sandbox, "exp", "run", "--queue", "-S", overrides)
+    started = time.perf_counter()
+    start_queue(sandbox, jobs)
+    deadline, polls = started + 3600, 0
+    while _finished_experiments(sandbox) < before + points:
+        polls += 1
+        late = time.perf_counter() > deadline
+        if late or polls % 30 == 0:  # now and then, the costlier check for a failed point
+            status = dvc(sandbox, "queue", "status").stdout
+            if late or "Failed" in status:
+                raise RuntimeError(f"sweep {overrides} did not finish:\n{status}")
+        time.sleep(1)
+    seconds = time.perf_counter() - started
+    # Done when every point left its ref; the queue's status is read only for failures.
+    status = dvc(sandbox, "queue", "status").stdout
+    if "Failed" in status:
+        raise RuntimeError(f"sweep {overrides}: an experiment failed:\n{status}")
+    # The workers leave once the queue is empty. `dvc queue stop` only if one lingers: its
+    # shutdown request stays in the queue's broker and would stop the next sweep's worker.
+    lingering = time.perf_counter() + 120
+    while running_queue_workers(sandbox) and time.perf_counter() < lingering:
+        time.sleep(1)
+    if running_queue_workers(sandbox):
+        dvc(sandbox, "queue", "stop", check=False)
+    log(f"sweep {overrides} with -j {jobs}: {seconds:.1f} s")
+    return seconds
+
+
+def measure_sweeps(sandbox: Path) -> dict[str, dict[str, float]]:
+    """4-point sweeps at -j 1 and -j 2 on the committed default results. Each job count gets
+    points of its own (DVC's run cache would otherwise restore the first sweep's outputs)."""
+    run(sandbox, "git", "add", "-A")
+    run(sandbox, "git", "commit", "-q", "-m", "baseline results")
+    defaults = read_params(sandbox)
+    lr, bins = defaults["train_ae"]["lr"], defaults["histogram_forest"]["bins"]
+    mixes = {
+        "retrain": lambda jobs: (
+            "train_ae.lr=" + ",".join(f"{lr * (1 + (jobs * 4 + k) / 100):.6g}" for k in range(4))
+        ),
+        "histogram_only": lambda jobs: (
+            "histogram_forest.bins=" + ",".join(str(bins + jobs * 4 + k) for k in range(4))
+        ),
+    }
+    return {
+        mix: {f"j{jobs}": time_sweep(sandbox, points(jobs), jobs) for jobs in (1, 2)}
+        for mix, points in mixes.items()
+    }
+
+
 def input_mib(sandbox: Path) -> float:
     """Size of the generated curves (pool + validation), the data every stage works on."""
     paths = stage_paths("generate", sandbox)
@@ -173,14 +315,64 @@ def report(results: dict[str, Any]) -> str:
         "(input 10x - input default): how many copies of its input a stage holds on top of "
         "its fixed cost (interpreter, torch, sklearn).",
         "",
+        "## Training loop (`train_ae`, default params, one process each, CPU)",
+        "",
+        "| loop | seconds | optimizer steps/s | share of the FLOP ceiling |",
+        "|---|---|---|---|",
+        f"| reference (`tooling/reference_trainer.py`: DataLoader, autograd, Adam) | "
+        f"{s['trainer_reference_s']:.1f} s | {s['trainer_reference_steps_per_s']:,.0f} | "
+        f"{100 * s['trainer_reference_steps_per_s'] / s['trainer_steps_allowed']:.0f} % |",
+        f"| fast (`ae_anomaly/training.py`, what `train_ae` runs) | {s['trainer_fast_s']:.1f} s | "
+        f"{s['trainer_steps_per_s']:,.0f} | "
+        f"{100 * s['trainer_steps_per_s'] / s['trainer_steps_allowed']:.0f} % |",
+        "",
+        f"{s['trainer_steps']:,} optimizer steps. The FLOP ceiling, "
+        f"{s['trainer_steps_allowed']:,.0f} steps/s, is this process's measured float32 "
+        "matrix-multiply rate divided by one step's arithmetic (6 x batch x weights: forward "
+        "and backward through every Linear).",
+        "",
+        "## Whole pipeline vs the article's script; parallel sweeps",
+        "",
+        "| measurement | seconds |",
+        "|---|---|",
+        f"| `dvc repro --force`, default params (500 epochs, every figure, MLflow) | "
+        f"{s['repro_force_s']:.1f} s |",
+        f"| the article's experiment as one plain script (`bench/article_script.py`, 100 "
+        f"epochs) | {s['article_script_s']:.1f} s |",
+    ]
+    mixes = {
+        "retrain": "each retrains the autoencoder (`train_ae.lr`)",
+        "histogram_only": "each refits only the detector (`histogram_forest.bins`)",
+    }
+    for mix, label in mixes.items():
+        for jobs in ("j1", "j2"):
+            lines.append(
+                f"| queued sweep of 4 points that {label}, `dvc queue start -j {jobs[1]}` | "
+                f"{s['sweeps'][mix][jobs]:.1f} s |"
+            )
+    if s["gpu"]:
+        lines += [
+            "",
+            f"## GPU ({s['gpu']['device_name']})",
+            "",
+            "| data | 2 CPU cores | GPU | speed-up |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {scale} | {s['gpu'][scale]['cpu']['seconds']:.1f} s | "
+            f"{s['gpu'][scale]['cuda']['seconds']:.1f} s | {s['gpu'][scale]['speedup']:.1f}x |"
+            for scale in ("1x", "10x")
+        ]
+    lines += [
+        "",
         "## Targets",
         "",
         "| target | measured | met |",
         "|---|---|---|",
     ]
+    verdicts = {True: "yes", False: "**NO**", None: "-"}
     lines += [
-        f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**NO**'} |"
-        for t in results["targets"]
+        f"| {t['target']} | {t['measured']} | {verdicts[t['met']]} |" for t in results["targets"]
     ]
     return "\n".join(lines) + "\n"
 
@@ -190,8 +382,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeats", type=int, default=3, help="runs per default-size figure")
-    parser.add_argument("--repeats-10x", type=int, default=3, help="runs at 10x data")
+    parser.add_argument(
+        "--repeats-10x", type=int, default=1, help="runs at 10x data (each about 10 min)"
+    )
     parser.add_argument("--scale", type=int, default=10, help="curve-count multiplier")
+    parser.add_argument("--repeats-trainer", type=int, default=2, help="runs of each training loop")
+    parser.add_argument(
+        "--repeats-article", type=int, default=2, help="runs of repro --force and the script"
+    )
     parser.add_argument(
         "--out", type=Path, default=PROJECT_ROOT / "bench/results", help="results folder"
     )
@@ -209,8 +407,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         clean(default)
         timed_repro(default)
         input_default = input_mib(default)
+        trainers = measure_trainers(default, args.repeats_trainer)
+        article = measure_article(default, args.repeats_article)
+        sweeps = measure_sweeps(default)
         runs_10x = measure_scaled(scaled, args.repeats_10x)
         input_10x = input_mib(scaled)
+        gpu = measure_gpu(default, scaled)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -233,6 +435,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         "histogram_only_stages": measured["histogram_only"][0]["stages_run"],
         "evaluate_only_stages": measured["evaluate_only"][0]["stages_run"],
     }
+    fast, reference = trainers["fast"], trainers["reference"]
+    summary.update(
+        trainer_fast_s=median_of(fast, "seconds"),
+        trainer_reference_s=median_of(reference, "seconds"),
+        trainer_steps_per_s=median_of(fast, "steps_per_s"),
+        trainer_reference_steps_per_s=median_of(reference, "steps_per_s"),
+        trainer_steps_allowed=median_of(fast, "steps_per_s_allowed_by_flops"),
+        trainer_steps=fast[0]["steps"],
+        repro_force_s=statistics.median(article["repro_force"]),
+        article_script_s=statistics.median(article["article_script"]),
+        sweeps=sweeps,
+        gpu=gpu,
+    )
+    summary["trainer_ratio"] = summary["trainer_fast_s"] / summary["trainer_reference_s"]
     summary["scale_ratio"] = summary["full_10x_s"] / summary["full_s"]
     summary["logging_share"] = (summary["figures_s"] + summary["mlflow_s"]) / summary["full_s"]
     summary["input_copies"] = {
@@ -262,7 +478,37 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{heaviest_copies:.1f} copies",
             heaviest_copies <= 5,
         ),
+        (
+            "default train_ae loop <= 0.45x the reference loop's time",
+            f"{summary['trainer_fast_s']:.1f} s / {summary['trainer_reference_s']:.1f} s = "
+            f"{summary['trainer_ratio']:.2f}x",
+            summary["trainer_ratio"] <= 0.45,
+        ),
+        (
+            "sweep of 4 retraining points: -j 2 at least 1.3x faster than -j 1",
+            f"{sweeps['retrain']['j1']:.0f} s / {sweeps['retrain']['j2']:.0f} s = "
+            f"{sweeps['retrain']['j1'] / sweeps['retrain']['j2']:.2f}x",
+            sweeps["retrain"]["j1"] >= 1.3 * sweeps["retrain"]["j2"],
+        ),
+        (
+            "sweep of 4 histogram-only points: -j 2 never slower than -j 1",
+            f"{sweeps['histogram_only']['j1']:.0f} s / {sweeps['histogram_only']['j2']:.0f} s = "
+            f"{sweeps['histogram_only']['j1'] / sweeps['histogram_only']['j2']:.2f}x",
+            sweeps["histogram_only"]["j2"] <= sweeps["histogram_only"]["j1"],
+        ),
+        (
+            "dvc repro --force (500 epochs, figures, MLflow) <= the article as a plain script",
+            f"{summary['repro_force_s']:.1f} s vs {summary['article_script_s']:.1f} s",
+            summary["repro_force_s"] <= summary["article_script_s"],
+        ),
     ]
+    for scale, floor in (("1x", 5), ("10x", 20)):
+        goal = f"GPU training at {scale} data >= {floor}x faster than 2 CPU cores"
+        if gpu is None:
+            targets.append((goal, "not measured: no GPU", None))
+        else:
+            speedup = gpu[scale]["speedup"]
+            targets.append((goal, f"{speedup:.1f}x ({gpu['device_name']})", speedup >= floor))
     results = {
         "meta": {
             "date": time.strftime("%Y-%m-%d"),
@@ -274,7 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "summary": summary,
         "targets": [{"target": t, "measured": m, "met": ok} for t, m, ok in targets],
-        "runs": {**measured, "full_10x": runs_10x},
+        "runs": {**measured, "full_10x": runs_10x, "trainers": trainers, "article": article},
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "speed.json").write_text(json.dumps(results, indent=2) + "\n")
