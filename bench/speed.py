@@ -399,9 +399,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         default = make_sandbox(work / "default")
         counts = ("pool_normal", "pool_anomalous", "validation_normal", "validation_anomalous")
-        generate = load_params(default / "params.yaml").generate
-        scaled_counts = {name: getattr(generate, name) * args.scale for name in counts}
-        scaled = make_sandbox(work / "scaled", overrides={"generate": scaled_counts})
+        synthetic = load_params(default / "params.yaml").generate.synthetic
+        scaled_counts = {name: getattr(synthetic, name) * args.scale for name in counts}
+        scaled = make_sandbox(work / "scaled", overrides={"generate": {"synthetic": scaled_counts}})
         log(f"sandboxes in {work}")
         measured = measure_default(default, args.repeats)
         clean(default)
