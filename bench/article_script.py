@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with torch.no_grad():
             errors = ((model(test) - test) ** 2).mean(dim=1).numpy()
         figure, axes = plt.subplots()
-        axes.boxplot([errors[y_test == 0], errors[y_test == 1]], labels=["normal", "anomaly"])
+        axes.boxplot([errors[y_test == 0], errors[y_test == 1]], tick_labels=["normal", "anomaly"])
         axes.set_title(f"epoch {epoch + 1}")
         figure.savefig(boxplots / f"epoch_{epoch + 1:03d}.png")
         plt.close(figure)
