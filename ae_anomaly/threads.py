@@ -51,14 +51,16 @@ def _positive_int(name: str) -> int | None:
 
 
 def running_queue_workers(repository: Path | None) -> int:
-    """``dvc queue`` workers of ``repository`` that are alive (DVC records each one's pid in
-    ``.dvc/tmp/exps/celery/dvc-exp-worker-N/``); 0 when none, or not a DVC repository."""
+    """``dvc queue`` workers of ``repository`` that are alive; 0 when none, or not a DVC
+    repository. DVC records each worker's pid and exit status in
+    ``.dvc/tmp/exps/celery/dvc-exp-worker-N.json`` (older releases: in a folder of that name)."""
     if repository is None:
         return 0
     import psutil
 
+    celery = repository / ".dvc/tmp/exps/celery"
     alive = 0
-    for info in (repository / ".dvc/tmp/exps/celery").glob("dvc-exp-worker-*/*.json"):
+    for info in [*celery.glob("dvc-exp-worker-*.json"), *celery.glob("dvc-exp-worker-*/*.json")]:
         try:
             record = json.loads(info.read_text())
         except (OSError, ValueError):

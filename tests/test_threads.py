@@ -43,7 +43,10 @@ def test_bad_settings_are_refused_naming_the_variable(monkeypatch, value):
         thread_share()
 
 
-def test_running_dvc_queue_workers_are_counted(tmp_path, monkeypatch):
+@pytest.mark.parametrize("in_folders", [False, True], ids=["dvc-3.67", "older"])
+def test_running_dvc_queue_workers_are_counted(tmp_path, monkeypatch, in_folders):
+    """DVC 3.67 writes ``celery/dvc-exp-worker-1.json`` (+ ``.out``, ``.pid``) next to each
+    other, as ``dvc queue start`` does in the speed bench; older releases used folders."""
     import os
 
     celery = tmp_path / ".dvc/tmp/exps/celery"
@@ -53,11 +56,12 @@ def test_running_dvc_queue_workers_are_counted(tmp_path, monkeypatch):
         (3, 999_999, None),
         (4, os.getpid(), 0),
     ):
-        folder = celery / f"dvc-exp-worker-{number}"
-        folder.mkdir(parents=True)
+        folder = celery / f"dvc-exp-worker-{number}" if in_folders else celery
+        folder.mkdir(parents=True, exist_ok=True)
         (folder / f"dvc-exp-worker-{number}.json").write_text(
-            json.dumps({"pid": pid, "returncode": returncode})
+            json.dumps({"pid": pid, "stdout": None, "returncode": returncode})
         )
+        (folder / f"dvc-exp-worker-{number}.pid").write_text(str(pid))
     assert running_queue_workers(tmp_path) == 2  # alive and not finished
     monkeypatch.setenv("DVC_ROOT", str(tmp_path))
     assert concurrent_pipelines() == 2
