@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
+from ae_anomaly.threads import available_cores
 from tests.integration.conftest import dvc, run
 from tests.integration.dvc_helpers import experiments_of, start_queue, wait_for_queue
 from tests.integration.mlflow_helpers import assert_run_is_complete, runs_of
@@ -27,6 +29,16 @@ def test_parallel_queued_sweep_gives_experiments_and_complete_mlflow_runs(repo_c
     finally:
         dvc(repo, "queue", "stop", check=False)
     assert status.count("Success") == 2, status
+    # Two experiments at once share the machine: every stage took half of it, not all of it.
+    logs = list((repo / ".dvc/tmp/exps/run").glob("*/*.out"))  # each experiment's output
+    assert len(logs) == 2, logs
+    shares = set(
+        re.findall(
+            r"stage train_ae: (\d+) thread\(s\)",
+            "".join(path.read_text(errors="replace") for path in logs),
+        )
+    )
+    assert shares == {str(max(1, available_cores() // 2))}, shares
 
     experiments = experiments_of(repo)
     assert sorted(e["params"]["train_ae"]["latent_dim"] for e in experiments.values()) == [2, 8]
