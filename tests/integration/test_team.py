@@ -44,8 +44,8 @@ def stack() -> Iterator[TeamStack]:
     folder = Path(tempfile.mkdtemp(prefix="ae-team-"))
     folder.chmod(0o755)  # PostgreSQL's own user must reach its cluster inside
     team = TeamStack(folder / "team", _free_port(), _free_port())
-    team.up()
     try:
+        team.up()  # inside: a start that fails halfway still stops what it started
         yield team
     finally:
         team.down()
