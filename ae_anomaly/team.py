@@ -90,17 +90,8 @@ class TeamStack:
 
     def _run_as(self) -> dict[str, Any]:
         """``subprocess`` arguments that run PostgreSQL's tools as a user it accepts."""
-        if os.geteuid() != 0:
+        if _postgres_account() is None:
             return {}
-        try:
-            import pwd
-
-            pwd.getpwnam(POSTGRES_USER)
-        except KeyError:
-            raise TeamStackError(
-                f"PostgreSQL refuses to run as root and there is no {POSTGRES_USER!r} user: "
-                "install Debian's postgresql package (it creates one), or run as another user"
-            ) from None
         return {"user": POSTGRES_USER, "group": POSTGRES_USER, "extra_groups": []}
 
     def _postgres(self, tool: str, *args: str, **kwargs: Any) -> subprocess.CompletedProcess:
@@ -110,10 +101,8 @@ class TeamStack:
     def _prepare_folder(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.artifacts.mkdir(exist_ok=True)
-        if os.geteuid() == 0:
-            import pwd
-
-            account = pwd.getpwnam(POSTGRES_USER)
+        account = _postgres_account()
+        if account is not None:
             self.cluster.mkdir(mode=0o700, exist_ok=True)
             os.chown(self.cluster, account.pw_uid, account.pw_gid)
             if not self.postgres_log.exists():
@@ -145,10 +134,9 @@ class TeamStack:
         if fresh:
             password_file = self.folder / f".initdb-password-{os.getpid()}"
             password_file.write_text(password)
-            if os.geteuid() == 0:
-                import pwd
-
-                os.chown(password_file, pwd.getpwnam(POSTGRES_USER).pw_uid, -1)
+            account = _postgres_account()
+            if account is not None:
+                os.chown(password_file, account.pw_uid, -1)
             try:
                 result = self._postgres(
                     "initdb",
@@ -328,6 +316,22 @@ class TeamStack:
             "postgres": self.postgres_running(),
             "folder": str(self.folder),
         }
+
+
+def _postgres_account() -> Any:
+    """The ``postgres`` account PostgreSQL runs as when this process is root (it refuses to
+    run as root); ``None`` when not root: then it runs as this process's user."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        return pwd.getpwnam(POSTGRES_USER)
+    except KeyError:
+        raise TeamStackError(
+            f"PostgreSQL refuses to run as root and there is no {POSTGRES_USER!r} user: "
+            "install Debian's postgresql package (it creates one), or run as another user"
+        ) from None
 
 
 def _alive(pid: int) -> bool:

@@ -333,26 +333,31 @@ class PipelineRun:
 
 #: Tags naming the process that owns a run, so a later execution can tell a run whose
 #: process died (SIGKILL, a lost server, a power cut) from one still being logged.
-OWNER_TAGS = ("ae_anomaly.host", "ae_anomaly.pid", "ae_anomaly.pid_started")
+HOST_TAG, PID_TAG, STARTED_TAG = "ae_anomaly.host", "ae_anomaly.pid", "ae_anomaly.pid_started"
+
+
+def _started(pid: int) -> str:
+    """When process ``pid`` started, as a tag value: with the pid, it names one process (a
+    recycled pid has another start time)."""
+    import psutil
+
+    return repr(psutil.Process(pid).create_time())
 
 
 def _owner_tags() -> dict[str, str]:
-    import psutil
-
     return {
-        "ae_anomaly.host": socket.gethostname(),
-        "ae_anomaly.pid": str(os.getpid()),
-        "ae_anomaly.pid_started": repr(psutil.Process().create_time()),
+        HOST_TAG: socket.gethostname(),
+        PID_TAG: str(os.getpid()),
+        STARTED_TAG: _started(os.getpid()),
     }
 
 
 def _process_alive(pid: str, started: str) -> bool:
-    """Whether the process that opened a run still runs (the same pid *and* start time, so a
-    recycled pid does not count)."""
+    """Whether the process that opened a run still runs."""
     import psutil
 
     try:
-        return repr(psutil.Process(int(pid)).create_time()) == started
+        return _started(int(pid)) == started
     except (psutil.Error, ValueError):
         return False
 
@@ -367,13 +372,13 @@ def close_abandoned_runs(experiment_id: str, replaced_by: str | None = None) -> 
     host = socket.gethostname()
     runs = client.search_runs(
         [experiment_id],
-        filter_string=f"attributes.status = 'RUNNING' and tags.`ae_anomaly.host` = '{host}'",
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{host}'",
         max_results=1000,
     )
     closed = []
     for run in runs:
         tags = run.data.tags
-        if _process_alive(tags.get("ae_anomaly.pid", ""), tags.get("ae_anomaly.pid_started", "")):
+        if _process_alive(tags.get(PID_TAG, ""), tags.get(STARTED_TAG, "")):
             continue
         if replaced_by:
             client.set_tag(run.info.run_id, "ae_anomaly.replaced_by", replaced_by)
@@ -382,7 +387,7 @@ def close_abandoned_runs(experiment_id: str, replaced_by: str | None = None) -> 
         logger.warning(
             "MLflow run %s was left RUNNING by process %s, which is gone: marked KILLED",
             run.info.run_id,
-            tags.get("ae_anomaly.pid"),
+            tags.get(PID_TAG),
         )
     return closed
 
