@@ -15,19 +15,45 @@ MIN_NORMAL_TRAINING_CURVES = 2
 def train_test_split_dataset(
     dataset: Dataset, test_size: float, shuffle: bool, stratify: bool, seed: int
 ) -> tuple[Dataset, Dataset]:
-    """scikit-learn's ``train_test_split`` of curves and labels together."""
-    # Imported here: scikit-learn takes a second to import, and ``generate`` only checks sizes.
-    from sklearn.model_selection import train_test_split
+    """scikit-learn's ``train_test_split`` of curves and labels together.
 
-    x_train, x_test, y_train, y_test = train_test_split(
-        dataset.x,
-        dataset.y,
-        test_size=test_size,
-        shuffle=shuffle,
-        stratify=dataset.y if stratify else None,
-        random_state=seed,
+    The unstratified split (the article's and the default) is drawn here exactly as
+    scikit-learn draws it, row for row (``tests/data/test_split.py`` compares both): importing
+    scikit-learn takes about a second, most of this stage's time. A stratified split is
+    scikit-learn's own.
+    """
+    if stratify:
+        from sklearn.model_selection import train_test_split
+
+        x_train, x_test, y_train, y_test = train_test_split(
+            dataset.x,
+            dataset.y,
+            test_size=test_size,
+            shuffle=shuffle,
+            stratify=dataset.y,
+            random_state=seed,
+        )
+        return Dataset(x_train, y_train), Dataset(x_test, y_test)
+    train, test = shuffled_split_indices(len(dataset.y), test_size, shuffle, seed)
+    return (
+        Dataset(dataset.x[train], dataset.y[train]),
+        Dataset(dataset.x[test], dataset.y[test]),
     )
-    return Dataset(x_train, y_train), Dataset(x_test, y_test)
+
+
+def shuffled_split_indices(
+    count: int, test_size: float, shuffle: bool, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of the training and test parts, as scikit-learn's ``ShuffleSplit`` (or, with
+    ``shuffle`` off, its leading/trailing rows) picks them: ``ceil(test_size * count)`` test
+    rows, the first ones of a ``RandomState(seed)`` permutation."""
+    n_test = math.ceil(test_size * count)
+    if not 0 < n_test < count:
+        raise ValueError(f"split.test_size {test_size} leaves an empty part of {count} rows")
+    if not shuffle:
+        return np.arange(count - n_test), np.arange(count - n_test, count)
+    permutation = np.random.RandomState(seed).permutation(count)
+    return permutation[n_test:], permutation[:n_test]
 
 
 def check_pool_can_be_split(pool: Dataset, test_size: float, stratify: bool, source: str) -> None:
