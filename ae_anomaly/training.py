@@ -254,7 +254,7 @@ class _FlatNetwork:
             _, _, weight, weight_grad, bias_grad, _, backward = self.layers[index]
             h, z, a = saved[index]
             grad = backward(grad, z, a, slope)
-            weight_grad.copy_(grad.t().mm(h))
+            torch.mm(grad.t(), h, out=weight_grad)
             torch.sum(grad, 0, out=bias_grad)
             if index:
                 grad = grad.mm(weight)
