@@ -109,19 +109,22 @@ def _can_fork_safely() -> bool:
 
 
 class BackgroundWork:
-    """Work that overlaps the stage's own, in a *forked* worker process where that is safe.
+    """Work that overlaps the stage's own, in a *forked* worker process where that is safe
+    and the process's share of the machine has a core for it.
 
     A forked worker starts in milliseconds with every module this process already imported
     (a spawned one would spend seconds importing them again). Where fork is not available
-    (Windows, macOS by default) or not safe (other threads are running), the work runs inline
-    when submitted: the results are the same, only the overlap is lost. Exceptions raised in
-    the work come back through the future, so a failure still fails the stage.
+    (Windows, macOS by default) or not safe (other threads are running), or where this
+    process's share is a single thread (``dvc queue start -j 2`` on two cores: a second busy
+    process would take the other pipeline's core), the work runs inline when submitted: the
+    results are the same, only the overlap is lost. Exceptions raised in the work come back
+    through the future, so a failure still fails the stage.
     """
 
     def __init__(self) -> None:
         self._executor: Executor = (
             ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
-            if _can_fork_safely()
+            if thread_share() > 1 and _can_fork_safely()
             else _InlineExecutor()
         )
 

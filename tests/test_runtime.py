@@ -16,6 +16,7 @@ import pytest
 
 from ae_anomaly import runtime
 from ae_anomaly.runtime import background_work, run_stage, timed
+from ae_anomaly.threads import THREADS_ENV
 
 
 def _pid_and_sum(values: np.ndarray) -> tuple[int, float]:
@@ -33,17 +34,20 @@ def _in_a_fresh_interpreter(code: str) -> str:
     ).stdout
 
 
-def test_background_work_runs_in_a_forked_process_when_single_threaded():
+@pytest.mark.parametrize(("share", "forked"), [("2", "True"), ("1", "False")])
+def test_background_work_forks_when_single_threaded_with_a_core_to_spare(share, forked):
+    """A share of one thread (a two-pipeline queue on two cores) keeps the work inline."""
     out = _in_a_fresh_interpreter(
-        """
+        f"""
         import os
+        os.environ["{THREADS_ENV}"] = "{share}"
         from ae_anomaly.runtime import background_work
         with background_work() as background:
             pid = background.submit("demo", os.getpid).result()
         print(pid != os.getpid())
         """
     )
-    assert out.strip() == "True"
+    assert out.strip() == forked
 
 
 def test_without_a_safe_fork_the_work_runs_inline_with_the_same_result():
