@@ -8,6 +8,7 @@ them from ``params.yaml``.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -39,8 +40,22 @@ def seed_everything(seed: int) -> None:
     """Seed torch (CPU and CUDA) and ask for deterministic kernels, so reruns are identical."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    deterministic_kernels()
     torch.backends.cudnn.benchmark = False
+
+
+def deterministic_kernels() -> None:
+    """``torch.use_deterministic_algorithms(True, warn_only=True)`` for eager kernels.
+
+    The public function also imports the ``torch.compile`` backend (``torch._inductor``) to
+    set its own flag: 0.9 s of a ``train_ae`` process that never compiles. This sets the
+    kernels' flag alone, where this torch has the setter the public function calls.
+    """
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        setter(True, warn_only=True)
 
 
 @dataclass
@@ -82,16 +97,18 @@ def per_sample_mse(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.
     return torch.cat(errors) if errors else torch.empty(0, device=x.device)
 
 
-class FusedAdam(torch.optim.Optimizer):
+class FusedAdam:
     """Adam as ``torch.optim.Adam(..., fused=True)`` computes it, without the Python
     bookkeeping around the kernel.
 
     The fused kernel updates every tensor in one call, but ``Adam.step`` spends about as long
     again in Python around it (grouping tensors, state lookups, profiling hooks), once per
     mini-batch. :meth:`update` calls the same kernel with the same arguments, so the weights
-    are bit for bit those of ``torch.optim.Adam(fused=True)``; :meth:`step` is the same for
-    torch's API (learning-rate schedulers change ``lr`` in ``param_groups`` as usual). Each
-    tensor's gradient is its ``grad``.
+    are bit for bit those of ``torch.optim.Adam(fused=True)``. Each tensor's gradient is its
+    ``grad``; the learning rate is the attribute ``lr``, set before each update.
+
+    It is deliberately not a ``torch.optim.Optimizer``: building one imports torch's compiler
+    (``torch._dynamo``, 0.8 s of a ``train_ae`` process that never compiles).
     """
 
     def __init__(
@@ -102,42 +119,37 @@ class FusedAdam(torch.optim.Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ):
-        super().__init__(
-            parameters, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
-        )
-        self._gradients = [parameter.grad for parameter in parameters]
-        if any(gradient is None for gradient in self._gradients):
+        self.parameters = list(parameters)
+        self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
+        self._gradients = [parameter.grad for parameter in self.parameters]
+        if not self.parameters or any(gradient is None for gradient in self._gradients):
             raise ValueError("FusedAdam needs every tensor's grad set before it is built")
-        self._averages = [torch.zeros_like(parameter) for parameter in parameters]
-        self._square_averages = [torch.zeros_like(parameter) for parameter in parameters]
+        self._averages = [torch.zeros_like(parameter) for parameter in self.parameters]
+        self._square_averages = [torch.zeros_like(parameter) for parameter in self.parameters]
         # torch keeps the step count as a float32 tensor on the parameters' device.
-        self._step = torch.zeros((), dtype=torch.float32, device=parameters[0].device)
-        self._steps = [self._step] * len(parameters)
+        self._step = torch.zeros((), dtype=torch.float32, device=self.parameters[0].device)
+        self._steps = [self._step] * len(self.parameters)
 
     @torch.no_grad()
     def update(self) -> None:
-        """One Adam step from the gradients in place (what :meth:`step` does)."""
-        group = self.param_groups[0]
-        beta1, beta2 = group["betas"]
+        """One Adam step from the gradients, in place."""
+        beta1, beta2 = self.betas
         self._step += 1
         torch._fused_adam_(
-            group["params"],
+            self.parameters,
             self._gradients,
             self._averages,
             self._square_averages,
             [],
             self._steps,
-            lr=group["lr"],
+            lr=self.lr,
             beta1=beta1,
             beta2=beta2,
-            weight_decay=group["weight_decay"],
-            eps=group["eps"],
+            weight_decay=self.weight_decay,
+            eps=self.eps,
             amsgrad=False,
             maximize=False,
         )
-
-    def step(self, closure: None = None) -> None:
-        self.update()
 
 
 def _leaky_relu(z: torch.Tensor, slope: float) -> torch.Tensor:
@@ -269,20 +281,20 @@ class _FlatNetwork:
 
 
 def learning_rates(config: TrainingConfig) -> list[float]:
-    """Every epoch's learning rate exactly as torch's scheduler sets it (its recursive cosine
-    formula, rounding included), worked out up front so the loop needs no scheduler."""
-    holder = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=config.lr)
-    scheduler = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(holder, T_max=config.epochs)
-        if config.lr_schedule == "cosine"
-        else None
-    )
-    rates = []
-    for _ in range(config.epochs):
-        rates.append(holder.param_groups[0]["lr"])
-        if scheduler is not None:
-            holder.step()
-            scheduler.step()
+    """Every epoch's learning rate exactly as ``torch.optim.lr_scheduler.CosineAnnealingLR``
+    (``eta_min`` 0, stepped once per epoch) sets it: its recursive formula, each epoch's rate
+    from the previous one, so the rounding is the same (``tests/test_training.py`` compares
+    them). Worked out here because any torch optimiser, even a stand-in for a scheduler,
+    imports torch's compiler on creation (0.8 s)."""
+    rates = [config.lr]
+    for epoch in range(1, config.epochs):
+        if config.lr_schedule == "cosine":
+            ratio = (1 + math.cos(math.pi * epoch / config.epochs)) / (
+                1 + math.cos(math.pi * (epoch - 1) / config.epochs)
+            )
+            rates.append(ratio * (rates[-1] - 0.0) + 0.0)
+        else:
+            rates.append(config.lr)
     return rates
 
 
@@ -346,7 +358,7 @@ def train_autoencoder(
 
     progress = Progress(config.epochs, "train_ae", "epoch")
     for epoch in range(1, config.epochs + 1):
-        optimizer.param_groups[0]["lr"] = rates[epoch - 1]
+        optimizer.lr = rates[epoch - 1]
         order = _epoch_order(generator, len(data)).to(device, non_blocking=True)
         losses = []
         for batch in torch.split(data[order], config.batch_size):

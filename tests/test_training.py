@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -158,14 +161,14 @@ def test_fused_adam_over_runs_of_the_flat_buffer_matches_torch_adam_per_tensor()
     rates = learning_rates(TrainingConfig(epochs=20, batch_size=1, lr=1e-2, lr_schedule="cosine"))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(theirs, T_max=20)
     for step in range(20):
-        ours.param_groups[0]["lr"] = rates[step]
+        ours.lr = rates[step]
         for parameter, mine in zip(
             reference_network.parameters(), network.parameters(), strict=True
         ):
             gradient = torch.randn_like(parameter)
             parameter.grad = gradient.clone()
             mine.grad.copy_(gradient)
-        ours.update() if step % 2 else ours.step()
+        ours.update()
         theirs.step()
         schedule.step()
         for parameter, mine in zip(
@@ -179,18 +182,37 @@ def test_fused_adam_needs_gradients():
         FusedAdam([torch.zeros(3)], lr=0.1)
 
 
-def test_learning_rates_are_the_schedulers():
-    config = TrainingConfig(epochs=7, batch_size=1, lr=0.3, lr_schedule="cosine")
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.3)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=7)
+@pytest.mark.parametrize(("epochs", "lr"), [(7, 0.3), (500, 0.003), (1, 0.1)])
+def test_learning_rates_are_the_schedulers(epochs, lr):
+    config = TrainingConfig(epochs=epochs, batch_size=1, lr=lr, lr_schedule="cosine")
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     expected = []
-    for _ in range(7):
+    for _ in range(epochs):
         expected.append(optimizer.param_groups[0]["lr"])
         optimizer.step()
         schedule.step()
-    assert learning_rates(config) == expected
+    assert learning_rates(config) == expected  # exactly: the same floats
     constant = TrainingConfig(epochs=3, batch_size=1, lr=0.3)
     assert learning_rates(constant) == [0.3, 0.3, 0.3]
+
+
+def test_training_imports_no_compiler():
+    """Neither ``torch._dynamo`` nor ``torch._inductor`` (most of a second each to import):
+    the stage never compiles, and torch's optimisers and deterministic switch import them."""
+    code = (
+        "import sys, numpy as np, torch\n"
+        "from ae_anomaly.autoencoder import Autoencoder, AutoencoderConfig\n"
+        "from ae_anomaly.training import TrainingConfig, seed_everything, train_autoencoder\n"
+        "seed_everything(0)\n"
+        "model = Autoencoder(AutoencoderConfig(16, (8,), 2, 'leaky_relu', 0.2, 'same'))\n"
+        "x = np.random.default_rng(0).random((40, 16)).astype(np.float32)\n"
+        "config = TrainingConfig(epochs=2, batch_size=8, lr=1e-3, lr_schedule='cosine')\n"
+        "train_autoencoder(model, x[:30], x[30:35], x[35:], config, 0, torch.device('cpu'))\n"
+        "loaded = [m for m in ('torch._dynamo', 'torch._inductor') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_epoch_loss_is_the_running_float32_sum():
@@ -199,3 +221,17 @@ def test_epoch_loss_is_the_running_float32_sum():
     for index, loss in enumerate(losses):
         running += torch.tensor(loss) * min(4, 35 - index * 4)
     assert _float32_weighted_sum(losses, 35, 4) == float(running)
+
+
+def test_seeding_asks_for_deterministic_kernels_without_importing_the_compiler():
+    """``torch._inductor`` (what ``torch.use_deterministic_algorithms`` imports for
+    ``torch.compile``) takes most of a second to import; training never compiles."""
+    code = (
+        "import sys, torch\n"
+        "from ae_anomaly.training import seed_everything\n"
+        "seed_everything(0)\n"
+        "assert torch.are_deterministic_algorithms_enabled()\n"
+        "assert torch.is_deterministic_algorithms_warn_only_enabled()\n"
+        "assert 'torch._inductor' not in sys.modules, 'the compiler was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
