@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -202,18 +203,17 @@ def measure_article(sandbox: Path, repeats: int) -> dict[str, list[float]]:
     return {"repro_force": forced, "article_script": script}
 
 
+#: A finished experiment's ref: ``refs/exps/<baseline sha[:2]>/<baseline sha[2:]>/<name>``.
+#: DVC keeps other refs under ``refs/exps`` while experiments run (``celery/``, ``exec/``,
+#: ``temp/``, ``stash``, ``apply/``); counting any of them would end a sweep's clock early.
+_EXPERIMENT_REF = re.compile(r"refs/exps/[0-9a-f]{2}/[0-9a-f]{38}/[^/]+")
+
+
 def _finished_experiments(sandbox: Path) -> int:
-    """Experiments DVC has finished, each a ref ``refs/exps/<xx>/<baseline sha>/<name>`` (the
-    queue's own ``refs/exps/celery/stash`` is not one): cheap to poll, unlike ``dvc queue
-    status``, whose process would take CPU from the workers being measured."""
+    """Experiments DVC has finished (refs matching :data:`_EXPERIMENT_REF`): cheap to poll,
+    unlike ``dvc queue status``, whose process would take CPU from the workers measured."""
     refs = run(sandbox, "git", "for-each-ref", "--format=%(refname)", "refs/exps").stdout
-    return len(
-        [
-            ref
-            for ref in refs.split()
-            if not ref.startswith(("refs/exps/celery/", "refs/exps/exec/"))
-        ]
-    )
+    return sum(1 for ref in refs.split() if _EXPERIMENT_REF.fullmatch(ref))
 
 
 def time_sweep(sandbox: Path, overrides: str, jobs: int) -> float:
@@ -232,9 +232,13 @@ def time_sweep(sandbox: Path, overrides: str, jobs: int) -> float:
             if late or "Failed" in status:
                 raise RuntimeError(f"sweep {overrides} did not finish:\n{status}")
         time.sleep(1)
-    seconds = time.perf_counter() - started
-    # Done when every point left its ref; the queue's status is read only for failures.
+    # Every point has left its ref: done unless a worker is still running a task (then a
+    # ref came from elsewhere; keep the clock running until the queue has nothing active).
     status = dvc(sandbox, "queue", "status").stdout
+    while re.search(r"\b[1-9]\d* active", status) and time.perf_counter() < deadline:
+        time.sleep(1)
+        status = dvc(sandbox, "queue", "status").stdout
+    seconds = time.perf_counter() - started
     if "Failed" in status:
         raise RuntimeError(f"sweep {overrides}: an experiment failed:\n{status}")
     # The workers leave once the queue is empty. `dvc queue stop` only if one lingers: its
