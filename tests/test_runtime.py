@@ -173,3 +173,18 @@ def test_sigterm_unwinds_like_ctrl_c_and_exits_130(capsys: pytest.CaptureFixture
         signal.signal(signal.SIGTERM, previous)
     assert exit_info.value.code == 130 and unwound == [True]
     assert "stopped by SIGTERM" in capsys.readouterr().err
+
+
+def test_a_stage_process_start_time_is_when_it_was_started():
+    """The timings record's start is the process's own (to the 10 ms tick), not psutil's
+    create time, which runs about half a second early on Linux."""
+    before = time.time()
+    out = _in_a_fresh_interpreter(
+        """
+        import time
+        from ae_anomaly.runtime import _process_age
+        print(time.time() - _process_age())
+        """
+    )
+    started = float(out)
+    assert before - 0.05 <= started <= time.time()
