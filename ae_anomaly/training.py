@@ -286,15 +286,15 @@ def learning_rates(config: TrainingConfig) -> list[float]:
     from the previous one, so the rounding is the same (``tests/test_training.py`` compares
     them). Worked out here because any torch optimiser, even a stand-in for a scheduler,
     imports torch's compiler on creation (0.8 s)."""
-    rates = [config.lr]
-    for epoch in range(1, config.epochs):
-        if config.lr_schedule == "cosine":
-            ratio = (1 + math.cos(math.pi * epoch / config.epochs)) / (
-                1 + math.cos(math.pi * (epoch - 1) / config.epochs)
-            )
-            rates.append(ratio * (rates[-1] - 0.0) + 0.0)
-        else:
+    rates: list[float] = []
+    for epoch in range(config.epochs):
+        if epoch == 0 or config.lr_schedule == "constant":
             rates.append(config.lr)
+            continue
+        ratio = (1 + math.cos(math.pi * epoch / config.epochs)) / (
+            1 + math.cos(math.pi * (epoch - 1) / config.epochs)
+        )
+        rates.append(ratio * rates[-1])
     return rates
 
 
