@@ -9,8 +9,9 @@ builds (``baselines`` never on the histogram code, ``generate`` never on a detec
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ae_anomaly.params import (
     AEThresholdParams,
@@ -18,13 +19,17 @@ from ae_anomaly.params import (
     DifferenceForestParams,
     GenerateParams,
     HistogramForestParams,
+    Params,
     SyntheticParams,
     TrainAEParams,
 )
 from ae_anomaly.threads import resolve_n_jobs
 
 if TYPE_CHECKING:
-    from ae_anomaly.autoencoder import AutoencoderConfig
+    import numpy as np
+    import torch
+
+    from ae_anomaly.autoencoder import Autoencoder, AutoencoderConfig
     from ae_anomaly.data.synthetic import BumpCurves
     from ae_anomaly.detectors.base import AnomalyDetector
     from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
@@ -133,6 +138,61 @@ def training_config(params: TrainAEParams) -> TrainingConfig:
         weight_decay=params.weight_decay,
         lr_schedule=params.lr_schedule,
         early_stopping_patience=params.early_stopping_patience,
+    )
+
+
+@dataclass(frozen=True)
+class AutoencoderFit:
+    """One fit of the autoencoder as ``params.yaml`` describes it: the seeded, untrained
+    network, the normalised curves it trains on, holds out and monitors, and how it trains.
+    ``train_ae`` runs it, and ``make bench-speed`` times the very same fit."""
+
+    model: Autoencoder
+    fit_x: np.ndarray
+    holdout_x: np.ndarray
+    monitor_x: np.ndarray
+    #: The held-out rows among the training split's normal curves.
+    holdout_rows: np.ndarray
+    config: TrainingConfig
+    seed: int
+    device: torch.device
+
+    def arguments(self) -> tuple[Any, ...]:
+        """What ``train_autoencoder`` (or the reference loop) takes, in its order."""
+        return (
+            self.model,
+            self.fit_x,
+            self.holdout_x,
+            self.monitor_x,
+            self.config,
+            self.seed,
+            self.device,
+        )
+
+
+def autoencoder_fit(params: Params, train: Dataset, test: Dataset, device: str) -> AutoencoderFit:
+    """Hold out part of ``train``'s normal curves, seed torch, build the network, and
+    normalise the curves as ``preprocess`` says; ``test`` is what gets monitored per epoch."""
+    from ae_anomaly.autoencoder import Autoencoder, select_device
+    from ae_anomaly.preprocessing import normalize_curves
+    from ae_anomaly.training import seed_everything, split_holdout
+
+    config, seed, normalize = params.train_ae, params.base.seed, params.preprocess.normalize
+    normal = train.normal
+    fit_rows, holdout_rows = split_holdout(len(normal), config.holdout_fraction, seed)
+    seed_everything(seed)
+    selected = select_device(device)
+    model = Autoencoder(autoencoder_config(train.x.shape[1], config))
+    normalized = normalize_curves(normal, normalize)
+    return AutoencoderFit(
+        model=model,
+        fit_x=normalized[fit_rows],
+        holdout_x=normalized[holdout_rows],
+        monitor_x=normalize_curves(test.x, normalize),
+        holdout_rows=holdout_rows,
+        config=training_config(config),
+        seed=seed,
+        device=selected,
     )
 
 

@@ -28,13 +28,12 @@ from pathlib import Path
 
 import torch
 
-from ae_anomaly.autoencoder import Autoencoder, select_device
+from ae_anomaly.autoencoder import Autoencoder
 from ae_anomaly.params import load_params
-from ae_anomaly.preprocessing import normalize_curves
 from ae_anomaly.storage import load_dataset
 from ae_anomaly.threads import limit_threads, thread_share
-from ae_anomaly.training import seed_everything, split_holdout, train_autoencoder
-from ae_anomaly.wiring import autoencoder_config, training_config
+from ae_anomaly.training import train_autoencoder
+from ae_anomaly.wiring import autoencoder_fit
 from tooling.pipeline import stage_paths
 from tooling.reference_trainer import train_autoencoder_reference
 
@@ -63,36 +62,23 @@ def step_flops(model: Autoencoder, batch_size: int) -> float:
 
 def time_loop(sandbox: Path, loop: str, device_name: str) -> dict:
     params = load_params(sandbox / "params.yaml")
-    config, seed, normalize = params.train_ae, params.base.seed, params.preprocess.normalize
     paths = stage_paths("train_ae", sandbox)
     train, test = load_dataset(paths["train"]), load_dataset(paths["test"])
-    normal = train.normal
-    fit_rows, holdout_rows = split_holdout(len(normal), config.holdout_fraction, seed)
-    seed_everything(seed)
-    device = select_device(device_name)
-    model = Autoencoder(autoencoder_config(train.x.shape[1], config))
-    normalized = normalize_curves(normal, normalize)
+    fit = autoencoder_fit(params, train, test, device_name)
+    model, device, batch_size = fit.model, fit.device, fit.config.batch_size
     train_function = train_autoencoder if loop == "fast" else train_autoencoder_reference
     started = time.perf_counter()
-    history = train_function(
-        model,
-        normalized[fit_rows],
-        normalized[holdout_rows],
-        normalize_curves(test.x, normalize),
-        training_config(config),
-        seed,
-        device,
-    )
+    history = train_function(*fit.arguments())
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
-    steps = history.epochs_run * math.ceil(len(fit_rows) / config.batch_size)
-    ceiling = matmul_flops_per_second(device) / step_flops(model, config.batch_size)
+    steps = history.epochs_run * math.ceil(len(fit.fit_x) / batch_size)
+    ceiling = matmul_flops_per_second(device) / step_flops(model, batch_size)
     return {
         "loop": loop,
         "device": str(device),
         "threads": torch.get_num_threads(),
-        "curves": len(fit_rows),
+        "curves": len(fit.fit_x),
         "epochs": history.epochs_run,
         "steps": steps,
         "seconds": seconds,

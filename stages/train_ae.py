@@ -2,8 +2,7 @@
 
 from collections.abc import Sequence
 
-from ae_anomaly.autoencoder import Autoencoder, save_autoencoder, select_device
-from ae_anomaly.preprocessing import normalize_curves
+from ae_anomaly.autoencoder import save_autoencoder
 from ae_anomaly.report.figures import epochs_to_plot, save_error_boxplots, training_figures
 from ae_anomaly.runtime import (
     background_work,
@@ -13,9 +12,9 @@ from ae_anomaly.runtime import (
     timed,
 )
 from ae_anomaly.storage import load_dataset, save_arrays, save_columns, save_dataset, save_json
-from ae_anomaly.training import seed_everything, split_holdout, train_autoencoder
+from ae_anomaly.training import train_autoencoder
 from ae_anomaly.types import NORMAL, Dataset
-from ae_anomaly.wiring import autoencoder_config, training_config
+from ae_anomaly.wiring import autoencoder_fit
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -26,25 +25,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         argv,
     )  # fmt: skip
     params = load_stage_params(args.params)
-    config, seed = params.train_ae, params.base.seed
     train, test = load_dataset(args.train), load_dataset(args.test)
-    normalize = params.preprocess.normalize
-
+    fit = autoencoder_fit(params, train, test, params.train_ae.device)
+    history = train_autoencoder(*fit.arguments())
+    model, holdout_rows, device = fit.model, fit.holdout_rows, fit.device
     normal = train.normal
-    fit_rows, holdout_rows = split_holdout(len(normal), config.holdout_fraction, seed)
-    seed_everything(seed)
-    device = select_device(config.device)
-    model = Autoencoder(autoencoder_config(train.x.shape[1], config))
-    normalized = normalize_curves(normal, normalize)
-    history = train_autoencoder(
-        model,
-        normalized[fit_rows],
-        normalized[holdout_rows],
-        normalize_curves(test.x, normalize),
-        training_config(config),
-        seed,
-        device,
-    )
 
     save_autoencoder(args.model, model)
     # The held-out curves as they came (not normalised): whoever reads them applies the model.
@@ -60,9 +45,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     save_json(
         args.summary,
-        history.summary(device=str(device), n_train=len(fit_rows), n_holdout=len(holdout_rows)),
+        history.summary(device=str(device), n_train=len(fit.fit_x), n_holdout=len(holdout_rows)),
     )
-    plotted = epochs_to_plot(history.epochs_run, config.boxplot_every_n_epochs)
+    plotted = epochs_to_plot(history.epochs_run, params.train_ae.boxplot_every_n_epochs)
     # Each image stands alone: a second process (where the thread share allows) draws the
     # later half while this one draws the rest.
     with timed("figures"), background_work() as background:
