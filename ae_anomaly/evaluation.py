@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import (
@@ -19,21 +18,12 @@ from sklearn.metrics import (
 )
 
 from ae_anomaly.models import MODEL_NAMES
-from ae_anomaly.types import ModelOutput, NotFitted
+from ae_anomaly.types import Evaluation, ModelOutput, NotFitted
 
 METRIC_NAMES = ("f1_anomaly", "f1_macro", "precision", "recall", "roc_auc", "average_precision")
 
 #: What ``metrics/validation.json`` holds for a model that could not be fitted.
 NOT_FITTED_STATUS = "not fitted"
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Everything we report for one model on one labelled set."""
-
-    metrics: dict[str, float]
-    report: str
-    confusion: np.ndarray
 
 
 def evaluate_detector(

@@ -422,6 +422,23 @@ def _end_run(status: str) -> None:
         logger.warning("could not mark the MLflow run %s: %s", status, error)
 
 
+def open_store(root: Path) -> None:
+    """Import MLflow and open the tracking store that :func:`pipeline_run` then logs to.
+
+    Both take seconds (MLflow, SQLAlchemy, the store's schema check, its creation on first
+    use), so a stage calls this while a worker process computes what it will log, and the two
+    overlap. MLflow keeps one store object per URI, which :func:`pipeline_run` reuses.
+    """
+    uri = tracking_uri(root)
+    check_reachable(uri)
+    started = time.perf_counter()
+    import mlflow
+
+    with store_lock(root, uri):
+        mlflow.MlflowClient(uri)
+    record_phase("mlflow import", time.perf_counter() - started)
+
+
 @contextlib.contextmanager
 def pipeline_run(record: PipelineRecord, experiment: str, root: Path) -> Iterator[PipelineRun]:
     """Open one MLflow run, log ``record`` into it, and yield it for what comes later.

@@ -10,22 +10,15 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ae_anomaly.detector import CurveDetector
-from ae_anomaly.evaluation import evaluate_models, metrics_payload
 from ae_anomaly.params import flatten
-from ae_anomaly.report.outputs import (
-    render_figures,
-    reports_markdown,
-    write_metrics,
-    write_plot_tables,
-    write_reports,
-    write_validation_scores,
+from ae_anomaly.report.validation import (
+    ValidationFiles,
+    draw_validation_figures,
+    measure_validation,
 )
-from ae_anomaly.report.tables import results_table
 from ae_anomaly.runtime import background_work, load_stage_params, parse_stage_args, run_stage
-from ae_anomaly.storage import load_columns, load_dataset, load_json, load_predictions
-from ae_anomaly.tracking import PipelineRecord, pipeline_run, repository_root, run_tags
-from ae_anomaly.types import NotFitted
+from ae_anomaly.storage import load_columns, load_json
+from ae_anomaly.tracking import PipelineRecord, open_store, pipeline_run, repository_root, run_tags
 
 logger = logging.getLogger(__name__)
 
@@ -41,67 +34,54 @@ def main(argv: Sequence[str] | None = None) -> None:
         argv,
     )  # fmt: skip
     params = load_stage_params(args.params)
-    validation = load_dataset(args.validation)
-    detector = CurveDetector.load(args.detector)
-    curves, residuals = detector.residuals(validation.x)
-    outputs = {
-        **load_predictions(args.baseline_predictions),
-        **detector.score_residuals(residuals),
-    }
-    evaluations = evaluate_models(validation.y, outputs)
-    metrics = metrics_payload(evaluations)
-    histograms = (
-        {}
-        if isinstance(detector.forests["histogram_forest"], NotFitted)
-        else {
-            "validation": detector.features("histogram_forest", residuals),
-            "range": detector.forests["histogram_forest"].value_range,
-        }
+    files = ValidationFiles(
+        validation=Path(args.validation),
+        baseline_predictions=Path(args.baseline_predictions),
+        detector=Path(args.detector),
+        metrics=Path(args.metrics),
+        reports=Path(args.reports),
+        validation_scores=Path(args.validation_scores),
+        roc=Path(args.roc),
+        pr=Path(args.pr),
+        confusion=Path(args.confusion),
     )
-
-    # Figures render in a second process while this one writes the results and logs the run.
-    with background_work() as background:
-        figures = background.submit(
+    root = repository_root()
+    # A worker scores, writes the results and draws the figures (PyTorch, scikit-learn,
+    # matplotlib) while this process imports MLflow and opens the store, then logs the run.
+    with background_work() as worker:
+        measured = worker.submit(
+            "validation", measure_validation, files, params.evaluate.example_curves
+        )
+        open_store(root)
+        results = measured.result()
+        figures = worker.submit(
             "figures",
-            render_figures,
+            draw_validation_figures,
             args.figures,
-            curves,
-            validation.y,
-            residuals,
-            histograms,
-            outputs,
-            evaluations,
+            results.figures,
             params.evaluate.example_curves,
             params.evaluate.heatmap_rows,
         )
-        write_metrics(args.metrics, evaluations)
-        write_reports(args.reports, evaluations)
-        write_validation_scores(args.validation_scores, validation.y, outputs)
-        write_plot_tables(validation.y, outputs, args.roc, args.pr, args.confusion)
-        logger.info("validation results:\n%s", results_table(metrics))
+        logger.info("validation results:\n%s", results.results_table)
 
         loss = load_columns(args.loss)
         record = PipelineRecord(
             params=flatten(params),
-            metrics=metrics,
+            metrics=results.metrics,
             train_loss=loss["train_loss"],
             holdout_loss=loss["holdout_loss"],
             train_summary=load_json(args.train_summary),
             boxplot_dir=Path(args.boxplots),
             # train_ae drew its own figures; the run shows them next to these.
             figure_paths=sorted(Path(args.training_figures).glob("*.png")),
-            artifact_files=[
-                Path(args.metrics),
-                Path(args.train_summary),
-                Path(args.validation_scores),
-            ],
-            reports_markdown=reports_markdown(evaluations),
-            detector_path=Path(args.detector) if params.evaluate.log_model else None,
-            input_example=validation.x[: params.evaluate.example_curves],
+            artifact_files=[files.metrics, Path(args.train_summary), files.validation_scores],
+            reports_markdown=results.reports_markdown,
+            detector_path=files.detector if params.evaluate.log_model else None,
+            input_example=results.input_example,
             tags=run_tags(Path.cwd(), Path(args.lock_file)),
             run_name=os.environ.get("DVC_EXP_NAME"),
         )
-        with pipeline_run(record, params.evaluate.mlflow_experiment, repository_root()) as run:
+        with pipeline_run(record, params.evaluate.mlflow_experiment, root) as run:
             run.log_figures(figures.result())
 
 

@@ -37,7 +37,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ae_anomaly.evaluation",),
     ("ae_anomaly.report.tables", "ae_anomaly.report.figures"),
     ("ae_anomaly.report.outputs", "ae_anomaly.report.summary", "ae_anomaly.scoring"),
-    ("ae_anomaly.wiring",),
+    ("ae_anomaly.wiring", "ae_anomaly.report.validation"),
     ("ae_anomaly.runtime",),
     ("ae_anomaly.tracking", "ae_anomaly.team"),
     ("ae_anomaly.cli",),

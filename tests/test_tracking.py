@@ -20,6 +20,7 @@ from ae_anomaly.tracking import (
     TrackingUnavailableError,
     check_reachable,
     download_detector,
+    open_store,
     pipeline_run,
     repository_root,
     run_tags,
@@ -271,3 +272,21 @@ def test_tags_name_commit_dirtiness_and_lock_digest(
     assert len(tags["git.commit"]) == 40 and tags["git.dirty"] in {"true", "false"}
     assert tags["dvc.exp_name"] == "sweep-1" and tags["dvc.baseline_rev"] == "abc123"
     assert len(tags["dvc.lock_sha256"]) == 64
+
+
+def test_open_store_creates_the_store_that_the_run_then_uses(store: Path):
+    open_store(store)
+    assert (store / "mlflow.db").is_file()
+    run_id = log_pipeline_run(_record(store), "unit", store)
+    assert MlflowClient(tracking_uri(store)).get_run(run_id).info.status == "FINISHED"
+
+
+def test_open_store_fails_fast_on_an_unreachable_server(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    with pytest.raises(TrackingUnavailableError, match=str(port)):
+        open_store(store)
