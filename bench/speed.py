@@ -11,7 +11,8 @@ In a sandbox copy of the project (default params) it measures, each as the media
 - ``dvc repro`` after changing only an ``evaluate`` setting;
 - a full run at 10x the curve counts, with its per-stage peak memory;
 - the share of a full run spent rendering figures and logging to MLflow (from the stages'
-  timing records);
+  timing records): the wall time they add (:func:`reporting_seconds`), and their phases
+  summed;
 - the training loop against the loop it replaced (``tooling/reference_trainer.py``), each in a
   fresh process on the same curves (``bench/trainer.py``), with steps/s against the FLOP
   ceiling; on CUDA too, at 1x and 10x data, when a GPU is present;
@@ -60,6 +61,23 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def reporting_seconds(record: dict[str, Any]) -> float:
+    """The wall time a stage's figures and MLflow logging add to it.
+
+    ``evaluate`` runs them beside its other work (MLflow's import beside the worker that
+    scores the validation set, the run's logging beside the figures), so summing their phases
+    counts the overlap twice; it times the scoring and writing of its results as the phase
+    ``validation``, and the rest of its time goes to figures and the run. In other stages
+    (``train_ae``) the figures phase runs with nothing beside it.
+    """
+    phases = record["phases"]
+    if "validation" in phases:
+        return max(0.0, record["seconds"] - phases["validation"])
+    return sum(
+        seconds for name, seconds in phases.items() if name.startswith(("figures", "mlflow"))
+    )
+
+
 def timed_repro(sandbox: Path) -> dict[str, Any]:
     """Run ``dvc repro``; per-stage figures come from the timings record every stage writes."""
     timings = sandbox.parent / f"timings-{time.monotonic_ns()}.jsonl"
@@ -92,6 +110,7 @@ def timed_repro(sandbox: Path) -> dict[str, Any]:
         "stage_peak_mib": {r["stage"]: r["peak_mib"] for r in records},
         "figures_seconds": phase("figures"),
         "mlflow_seconds": phase("mlflow"),
+        "reporting_seconds": sum(reporting_seconds(record) for record in records),
     }
 
 
@@ -297,8 +316,11 @@ def report(results: dict[str, Any]) -> str:
         f"| `dvc repro` after changing only `evaluate.heatmap_rows` "
         f"| {s['evaluate_only_s']:.1f} s |",
         f"| full run at 10x curve counts | {s['full_10x_s']:.1f} s ({s['scale_ratio']:.2f}x) |",
-        f"| figure rendering + MLflow logging in a full run | {s['figures_s']:.1f} s + "
-        f"{s['mlflow_s']:.1f} s = {100 * s['logging_share']:.1f} % |",
+        f"| figure rendering + MLflow logging in a full run: the wall time they add "
+        f"| {s['reporting_s']:.1f} s = {100 * s['logging_share']:.1f} % |",
+        f"| ... their phases summed, side by side or not (figures + MLflow) "
+        f"| {s['figures_s']:.1f} s + {s['mlflow_s']:.1f} s = "
+        f"{100 * (s['figures_s'] + s['mlflow_s']) / s['full_s']:.1f} % |",
         "",
         "## Per stage (full run)",
         "",
@@ -429,6 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "full_10x_s": median_of(runs_10x, "seconds"),
         "figures_s": median_of(full, "figures_seconds"),
         "mlflow_s": median_of(full, "mlflow_seconds"),
+        "reporting_s": median_of(full, "reporting_seconds"),
         "stage_wall": median_per_stage(full, "stage_wall"),
         "stage_self": median_per_stage(full, "stage_self"),
         "stage_peak_mib": median_per_stage(full, "stage_peak_mib"),
@@ -454,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     summary["trainer_ratio"] = summary["trainer_fast_s"] / summary["trainer_reference_s"]
     summary["scale_ratio"] = summary["full_10x_s"] / summary["full_s"]
-    summary["logging_share"] = (summary["figures_s"] + summary["mlflow_s"]) / summary["full_s"]
+    summary["logging_share"] = summary["reporting_s"] / summary["full_s"]
     summary["input_copies"] = {
         stage: (summary["stage_peak_mib_10x"][stage] - peak) / (input_10x - input_default)
         for stage, peak in summary["stage_peak_mib"].items()
