@@ -66,14 +66,20 @@ def _server_runs(stack: TeamStack) -> list[Run]:
 
 
 def _listening_on(pid: int) -> set[str]:
-    """The addresses a process and its children listen on."""
+    """The addresses a process and its children listen on. A child that ends between being
+    listed and being read (the server starts short-lived ones) listens on nothing; the
+    process itself must be there."""
     process = psutil.Process(pid)
-    return {
-        connection.laddr.ip
-        for member in [process, *process.children(recursive=True)]
-        for connection in member.net_connections(kind="inet")
-        if connection.status == psutil.CONN_LISTEN
-    }
+    addresses = set()
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            connections = member.net_connections(kind="inet")
+        except psutil.NoSuchProcess:
+            if member is process:
+                raise
+            continue
+        addresses |= {c.laddr.ip for c in connections if c.status == psutil.CONN_LISTEN}
+    return addresses
 
 
 def test_both_servers_listen_on_loopback_only(stack: TeamStack):
