@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,25 @@ from ae_anomaly.wiring import bump_curves
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DETECTOR_CURVE_LENGTH = 48
+
+
+@pytest.fixture(autouse=True)
+def restore_root_logging() -> Iterator[None]:
+    """Undo the logging set-up of a stage or CLI ``main`` called in-process.
+
+    ``configure_logging`` binds a root handler to the ``sys.stderr`` of the moment, which in
+    a test is pytest's capture stream; that stream is closed when the test ends, and every
+    later log record would then print "--- Logging error --- I/O operation on closed file"
+    into whichever test logs next.
+    """
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:  # pytest's own capture handlers come and go by themselves
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

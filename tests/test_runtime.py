@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from ae_anomaly import runtime
-from ae_anomaly.runtime import background_work, run_stage, timed
+from ae_anomaly.runtime import background_work, configure_logging, run_stage, timed
 from ae_anomaly.threads import THREADS_ENV
 
 
@@ -188,3 +189,18 @@ def test_a_stage_process_start_time_is_when_it_was_started():
     )
     started = float(out)
     assert before - 0.05 <= started <= time.time()
+
+
+def test_logging_set_up_by_a_stage_in_one_test_is_undone_for_the_next(
+    capsys: pytest.CaptureFixture,
+):
+    """``configure_logging`` writes to this test's capture stream, closed when it ends."""
+    configure_logging()
+    logging.getLogger("ae_anomaly").info("from the first test")
+    assert "from the first test" in capsys.readouterr().err
+
+
+def test_the_next_test_logs_without_errors(capsys: pytest.CaptureFixture):
+    """Runs after the one above (pytest keeps file order): its handler must be gone."""
+    logging.getLogger("ae_anomaly").warning("from the next test")
+    assert "Logging error" not in capsys.readouterr().err
