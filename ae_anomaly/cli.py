@@ -18,22 +18,22 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ae_anomaly.detector import CurveDetector
-from ae_anomaly.params import ParamsError, load_preset
+from ae_anomaly.core.params import ParamsError, load_preset
+from ae_anomaly.core.storage import load_json
+from ae_anomaly.core.threads import thread_share
+from ae_anomaly.core.types import ReportedError
+from ae_anomaly.deploy.detector import CurveDetector
+from ae_anomaly.deploy.scoring import DEFAULT_BATCH_ROWS, score_file
+from ae_anomaly.pipeline.runtime import configure_logging
 from ae_anomaly.report.summary import ordered_figures, summary_markdown
 from ae_anomaly.report.tables import results_table
-from ae_anomaly.runtime import configure_logging
-from ae_anomaly.scoring import DEFAULT_BATCH_ROWS, score_file
-from ae_anomaly.storage import load_json
-from ae_anomaly.threads import thread_share
-from ae_anomaly.types import ReportedError
 
 
 def _load_detector(reference: str, device: str, threads: int) -> CurveDetector:
     """A detector folder, or the detector inside an MLflow model (``models:/...``,
     ``runs:/...``), downloaded as plain files: no code from the store runs."""
     if ":/" in reference:
-        from ae_anomaly.tracking import download_detector
+        from ae_anomaly.tracking.runs import download_detector
 
         reference = str(download_detector(reference))
     return CurveDetector.load(reference, device=device, threads=threads)
@@ -102,7 +102,7 @@ def _preset(args: argparse.Namespace) -> int:
 def _team(args: argparse.Namespace) -> int:
     import logging
 
-    from ae_anomaly.team import TeamStack
+    from ae_anomaly.tracking.team import TeamStack
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     stack = TeamStack(

@@ -32,10 +32,10 @@ from typing import Any
 
 import yaml
 
-from ae_anomaly.evaluation import evaluate_detector
-from ae_anomaly.models import MODEL_NAMES, RESIDUAL_MODEL_NAMES
+from ae_anomaly.core.models import MODEL_NAMES, RESIDUAL_MODEL_NAMES
+from ae_anomaly.core.storage import load_dataset, load_json
+from ae_anomaly.report.evaluation import evaluate_detector
 from ae_anomaly.report.tables import article_f1_cell, markdown_table
-from ae_anomaly.storage import load_dataset, load_json
 from tooling.pipeline import stage_paths
 from tooling.sandbox import PROJECT_ROOT, dvc, make_sandbox, update_params
 

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from ae_anomaly.report.tables import markdown_table
-from ae_anomaly.tracking import REGISTERED_MODEL
+from ae_anomaly.tracking.runs import REGISTERED_MODEL
 from tooling.pipeline import params as read_params
 from tooling.pipeline import stage_paths
 from tooling.sandbox import PROJECT_ROOT, pipeline_env
@@ -62,8 +62,8 @@ def write_curves(folder: Path, count: int, length: int) -> dict[str, Path]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ae_anomaly.params import load_params
-    from ae_anomaly.wiring import bump_curves
+    from ae_anomaly.core.params import load_params
+    from ae_anomaly.pipeline.wiring import bump_curves
 
     curves = bump_curves(
         load_params(PROJECT_ROOT / "params.yaml").generate.synthetic.model_copy(
@@ -201,8 +201,8 @@ def bare_forward(detector_folder: Path, source: Path) -> dict[str, Any]:
     code = textwrap.dedent(
         f"""
         import json, time, numpy as np, torch
-        from ae_anomaly.autoencoder import load_autoencoder, reconstruct
-        from ae_anomaly.threads import thread_share
+        from ae_anomaly.networks.autoencoder import load_autoencoder, reconstruct
+        from ae_anomaly.core.threads import thread_share
         torch.set_num_threads(thread_share())
         config = json.loads(open({str(detector_folder / "detector.json")!r}).read())
         model = load_autoencoder({str(detector_folder / "autoencoder.pt")!r})

@@ -45,9 +45,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ae_anomaly.params import load_params
-from ae_anomaly.runtime import TIMINGS_ENV
-from ae_anomaly.threads import running_queue_workers
+from ae_anomaly.core.params import load_params
+from ae_anomaly.core.threads import running_queue_workers
+from ae_anomaly.pipeline.runtime import TIMINGS_ENV
 from tooling.pipeline import generated_paths, stage_paths
 from tooling.pipeline import params as read_params
 from tooling.sandbox import (
@@ -459,7 +459,7 @@ def report(results: dict[str, Any]) -> str:
         f"| reference (`tooling/reference_trainer.py`: DataLoader, autograd, Adam) | "
         f"{s['trainer_reference_s']:.1f} s | {s['trainer_reference_steps_per_s']:,.0f} | "
         f"{100 * s['trainer_reference_steps_per_s'] / s['trainer_steps_allowed']:.0f} % |",
-        f"| fast (`ae_anomaly/training.py`, what `train_ae` runs) | {s['trainer_fast_s']:.1f} s | "
+        f"| fast (`ae_anomaly/networks/training.py`, what `train_ae` runs) | {s['trainer_fast_s']:.1f} s | "
         f"{s['trainer_steps_per_s']:,.0f} | "
         f"{100 * s['trainer_steps_per_s'] / s['trainer_steps_allowed']:.0f} % |",
         "",

@@ -3,7 +3,7 @@
 ``make bench-speed`` runs this once per loop so that each is timed in a fresh process with
 the same thread share, on the same curves and params as the ``train_ae`` stage:
 
-- ``fast``: ``ae_anomaly.training.train_autoencoder``, what ``train_ae`` runs;
+- ``fast``: ``ae_anomaly.networks.training.train_autoencoder``, what ``train_ae`` runs;
 - ``reference``: ``tooling/reference_trainer.py``, the loop as it was before (a
   ``DataLoader``, autograd, ``torch.optim.Adam``), kept runnable as the yardstick.
 
@@ -28,12 +28,12 @@ from pathlib import Path
 
 import torch
 
-from ae_anomaly.autoencoder import Autoencoder
-from ae_anomaly.params import load_params
-from ae_anomaly.storage import load_dataset
-from ae_anomaly.threads import limit_threads, thread_share
-from ae_anomaly.training import train_autoencoder
-from ae_anomaly.wiring import autoencoder_fit
+from ae_anomaly.core.params import load_params
+from ae_anomaly.core.storage import load_dataset
+from ae_anomaly.core.threads import limit_threads, thread_share
+from ae_anomaly.networks.autoencoder import Autoencoder
+from ae_anomaly.networks.training import train_autoencoder
+from ae_anomaly.pipeline.wiring import autoencoder_fit
 from tooling.pipeline import stage_paths
 from tooling.reference_trainer import train_autoencoder_reference
 

@@ -2,11 +2,11 @@
 
 from collections.abc import Sequence
 
+from ae_anomaly.core.storage import load_dataset, save_predictions
 from ae_anomaly.detectors.base import fit_and_predict
-from ae_anomaly.preprocessing import normalize_curves
-from ae_anomaly.runtime import load_stage_params, parse_stage_args, run_stage
-from ae_anomaly.storage import load_dataset, save_predictions
-from ae_anomaly.wiring import baseline_detectors
+from ae_anomaly.features.preprocessing import normalize_curves
+from ae_anomaly.pipeline.runtime import load_stage_params, parse_stage_args, run_stage
+from ae_anomaly.pipeline.wiring import baseline_detectors
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -9,11 +9,16 @@ measures and everything else (``ae-anomaly score``, MLflow, HTTP) deploys.
 
 from collections.abc import Sequence
 
-from ae_anomaly.detector import pack_detector
+from ae_anomaly.core.storage import load_arrays
+from ae_anomaly.deploy.detector import pack_detector
 from ae_anomaly.detectors.base import fit_if_possible
-from ae_anomaly.runtime import background_work, load_stage_params, parse_stage_args, run_stage
-from ae_anomaly.storage import load_arrays
-from ae_anomaly.wiring import ae_threshold, difference_forest, histogram_forest
+from ae_anomaly.pipeline.runtime import (
+    background_work,
+    load_stage_params,
+    parse_stage_args,
+    run_stage,
+)
+from ae_anomaly.pipeline.wiring import ae_threshold, difference_forest, histogram_forest
 
 
 def main(argv: Sequence[str] | None = None) -> None:

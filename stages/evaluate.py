@@ -10,15 +10,26 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ae_anomaly.params import flatten
-from ae_anomaly.report.validation import (
+from ae_anomaly.core.params import flatten
+from ae_anomaly.core.storage import load_columns, load_json
+from ae_anomaly.pipeline.runtime import (
+    background_work,
+    load_stage_params,
+    parse_stage_args,
+    run_stage,
+)
+from ae_anomaly.pipeline.validation import (
     ValidationFiles,
     draw_validation_figures,
     measure_validation,
 )
-from ae_anomaly.runtime import background_work, load_stage_params, parse_stage_args, run_stage
-from ae_anomaly.storage import load_columns, load_json
-from ae_anomaly.tracking import PipelineRecord, open_store, pipeline_run, repository_root, run_tags
+from ae_anomaly.tracking.runs import (
+    PipelineRecord,
+    open_store,
+    pipeline_run,
+    repository_root,
+    run_tags,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@ set, either the article's synthetic curves or the user's files under ``inputs/``
 from collections.abc import Sequence
 from pathlib import Path
 
+from ae_anomaly.core.storage import save_dataset
 from ae_anomaly.data.split import check_pool_can_be_split
-from ae_anomaly.runtime import load_stage_params, parse_stage_args, run_stage
-from ae_anomaly.storage import save_dataset
-from ae_anomaly.wiring import pool_and_validation
+from ae_anomaly.pipeline.runtime import load_stage_params, parse_stage_args, run_stage
+from ae_anomaly.pipeline.wiring import pool_and_validation
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -4,11 +4,11 @@ model sees them (after ``preprocess``): what the ``detector`` stage fits its det
 
 from collections.abc import Sequence
 
-from ae_anomaly.autoencoder import load_autoencoder, reconstruct, select_device
-from ae_anomaly.features import residuals
-from ae_anomaly.preprocessing import normalize_curves
-from ae_anomaly.runtime import load_stage_params, parse_stage_args, run_stage
-from ae_anomaly.storage import load_dataset, save_arrays
+from ae_anomaly.core.storage import load_dataset, save_arrays
+from ae_anomaly.features.preprocessing import normalize_curves
+from ae_anomaly.features.residuals import residuals
+from ae_anomaly.networks.autoencoder import load_autoencoder, reconstruct, select_device
+from ae_anomaly.pipeline.runtime import load_stage_params, parse_stage_args, run_stage
 
 SETS = ("holdout", "test")
 

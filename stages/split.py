@@ -2,9 +2,9 @@
 
 from collections.abc import Sequence
 
+from ae_anomaly.core.storage import load_dataset, save_dataset
 from ae_anomaly.data.split import train_test_split_dataset
-from ae_anomaly.runtime import load_stage_params, parse_stage_args, run_stage
-from ae_anomaly.storage import load_dataset, save_dataset
+from ae_anomaly.pipeline.runtime import load_stage_params, parse_stage_args, run_stage
 
 
 def main(argv: Sequence[str] | None = None) -> None:

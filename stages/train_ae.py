@@ -2,19 +2,19 @@
 
 from collections.abc import Sequence
 
-from ae_anomaly.autoencoder import save_autoencoder
-from ae_anomaly.report.figures import epochs_to_plot, save_error_boxplots, training_figures
-from ae_anomaly.runtime import (
+from ae_anomaly.core.storage import load_dataset, save_arrays, save_columns, save_dataset, save_json
+from ae_anomaly.core.types import NORMAL, Dataset
+from ae_anomaly.networks.autoencoder import save_autoencoder
+from ae_anomaly.networks.training import train_autoencoder
+from ae_anomaly.pipeline.runtime import (
     background_work,
     load_stage_params,
     parse_stage_args,
     run_stage,
     timed,
 )
-from ae_anomaly.storage import load_dataset, save_arrays, save_columns, save_dataset, save_json
-from ae_anomaly.training import train_autoencoder
-from ae_anomaly.types import NORMAL, Dataset
-from ae_anomaly.wiring import autoencoder_fit
+from ae_anomaly.pipeline.wiring import autoencoder_fit
+from ae_anomaly.report.figures import epochs_to_plot, save_error_boxplots, training_figures
 
 
 def main(argv: Sequence[str] | None = None) -> None:

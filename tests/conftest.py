@@ -10,15 +10,20 @@ import numpy as np
 import pytest
 import torch
 
-from ae_anomaly.autoencoder import Autoencoder, AutoencoderConfig, reconstruct, save_autoencoder
-from ae_anomaly.detector import pack_detector
+from ae_anomaly.core.params import Params, load_params
+from ae_anomaly.core.types import Dataset
+from ae_anomaly.deploy.detector import pack_detector
 from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
 from ae_anomaly.detectors.residual_forests import DifferenceForest, HistogramForest
-from ae_anomaly.features import residuals
-from ae_anomaly.params import Params, load_params
-from ae_anomaly.preprocessing import normalize_curves
-from ae_anomaly.types import Dataset
-from ae_anomaly.wiring import bump_curves
+from ae_anomaly.features.preprocessing import normalize_curves
+from ae_anomaly.features.residuals import residuals
+from ae_anomaly.networks.autoencoder import (
+    Autoencoder,
+    AutoencoderConfig,
+    reconstruct,
+    save_autoencoder,
+)
+from ae_anomaly.pipeline.wiring import bump_curves
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DETECTOR_CURVE_LENGTH = 48

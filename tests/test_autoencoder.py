@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from ae_anomaly.autoencoder import (
+from ae_anomaly.core.storage import DamagedFileError, MissingFileError
+from ae_anomaly.core.types import InputError
+from ae_anomaly.networks.autoencoder import (
     Autoencoder,
     AutoencoderConfig,
     load_autoencoder,
@@ -12,8 +14,6 @@ from ae_anomaly.autoencoder import (
     save_autoencoder,
     select_device,
 )
-from ae_anomaly.storage import DamagedFileError, MissingFileError
-from ae_anomaly.types import InputError
 
 
 def _config(width=64, hidden=(16, 8), latent=2, output_activation="same"):

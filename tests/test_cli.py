@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow.csv as pa_csv
 
 from ae_anomaly.cli import main, preset_arguments
-from ae_anomaly.detector import CurveDetector
-from ae_anomaly.models import MODEL_NAMES
+from ae_anomaly.core.models import MODEL_NAMES
+from ae_anomaly.deploy.detector import CurveDetector
 from tests.conftest import REPO_ROOT
 
 METRICS = {

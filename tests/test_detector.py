@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from ae_anomaly.autoencoder import reconstruct
-from ae_anomaly.detector import (
+from ae_anomaly.core.types import NotFitted, Predictions
+from ae_anomaly.deploy.detector import (
     CONFIG_FILE,
     CurveDetector,
     CurveInputError,
@@ -20,9 +20,9 @@ from ae_anomaly.detector import (
     pack_detector,
     table_columns,
 )
-from ae_anomaly.features import residuals
-from ae_anomaly.preprocessing import normalize_curves
-from ae_anomaly.types import NotFitted, Predictions
+from ae_anomaly.features.preprocessing import normalize_curves
+from ae_anomaly.features.residuals import residuals
+from ae_anomaly.networks.autoencoder import reconstruct
 from tests.conftest import DETECTOR_CURVE_LENGTH as LENGTH
 
 

@@ -3,7 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from ae_anomaly.evaluation import (
+from ae_anomaly.core.models import MODEL_NAMES
+from ae_anomaly.core.types import NotFitted, Predictions
+from ae_anomaly.report.evaluation import (
     METRIC_NAMES,
     NOT_FITTED_STATUS,
     evaluate_detector,
@@ -12,8 +14,6 @@ from ae_anomaly.evaluation import (
     precision_recall_points,
     roc_points,
 )
-from ae_anomaly.models import MODEL_NAMES
-from ae_anomaly.types import NotFitted, Predictions
 
 
 def test_perfect_detector_scores_one():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ae_anomaly.features import (
+from ae_anomaly.features.residuals import (
     learned_histogram_range,
     reconstruction_errors,
     residuals,

@@ -1,6 +1,6 @@
 import pytest
 
-from ae_anomaly.models import MODEL_NAMES, MODELS, RESIDUAL_MODEL_NAMES, model
+from ae_anomaly.core.models import MODEL_NAMES, MODELS, RESIDUAL_MODEL_NAMES, model
 
 
 def test_the_six_models_in_report_order_with_the_articles_figures():

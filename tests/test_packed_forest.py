@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 
-from ae_anomaly.packed_forest import BLOCK_ROWS, PackedForest, PackedForestError
+from ae_anomaly.detectors.packed_forest import BLOCK_ROWS, PackedForest, PackedForestError
 
 
 @pytest.fixture(scope="module")

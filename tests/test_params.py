@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ae_anomaly.params import (
+from ae_anomaly.core.params import (
     ParamsError,
     flatten,
     load_params,

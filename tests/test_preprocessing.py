@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ae_anomaly.preprocessing import normalize_curves
+from ae_anomaly.features.preprocessing import normalize_curves
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@ import logging
 
 import pytest
 
-from ae_anomaly import progress as progress_module
-from ae_anomaly.progress import Progress
+from ae_anomaly.core import progress as progress_module
+from ae_anomaly.core.progress import Progress
 
 
 @pytest.fixture

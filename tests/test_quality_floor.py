@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from ae_anomaly.autoencoder import Autoencoder, reconstruct
 from ae_anomaly.data.split import train_test_split_dataset
 from ae_anomaly.data.synthetic import pool_and_validation
 from ae_anomaly.detectors.base import fit_and_predict
-from ae_anomaly.evaluation import evaluate_detector
-from ae_anomaly.features import residuals
-from ae_anomaly.training import seed_everything, split_holdout, train_autoencoder
-from ae_anomaly.wiring import (
+from ae_anomaly.features.residuals import residuals
+from ae_anomaly.networks.autoencoder import Autoencoder, reconstruct
+from ae_anomaly.networks.training import seed_everything, split_holdout, train_autoencoder
+from ae_anomaly.pipeline.wiring import (
     ae_threshold,
     autoencoder_config,
     bump_curves,
@@ -25,6 +24,7 @@ from ae_anomaly.wiring import (
     histogram_forest,
     training_config,
 )
+from ae_anomaly.report.evaluation import evaluate_detector
 
 SEED = 7
 

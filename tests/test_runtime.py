@@ -15,9 +15,9 @@ import time
 import numpy as np
 import pytest
 
-from ae_anomaly import runtime
-from ae_anomaly.runtime import background_work, configure_logging, run_stage, timed
-from ae_anomaly.threads import THREADS_ENV
+from ae_anomaly.core.threads import THREADS_ENV
+from ae_anomaly.pipeline import runtime
+from ae_anomaly.pipeline.runtime import background_work, configure_logging, run_stage, timed
 
 
 def _pid_and_sum(values: np.ndarray) -> tuple[int, float]:
@@ -42,7 +42,7 @@ def test_background_work_forks_when_single_threaded_with_a_core_to_spare(share, 
         f"""
         import os
         os.environ["{THREADS_ENV}"] = "{share}"
-        from ae_anomaly.runtime import background_work
+        from ae_anomaly.pipeline.runtime import background_work
         with background_work() as background:
             pid = background.submit("demo", os.getpid).result()
         print(pid != os.getpid())
@@ -73,7 +73,7 @@ def test_peak_memory_counts_a_finished_background_worker():
     out = _in_a_fresh_interpreter(
         """
         import numpy as np
-        from ae_anomaly.runtime import background_work, peak_memory_mib
+        from ae_anomaly.pipeline.runtime import background_work, peak_memory_mib
         def hold(mib):
             return int(np.ones(mib * 2**20, dtype=np.uint8)[::4096].sum())
         # A process starts with its parent's peak (Linux keeps it across exec): hold more.
@@ -109,7 +109,7 @@ def test_timed_phases_are_logged_and_written_to_the_timings_record(
 
 
 def test_a_parameter_error_exits_2_with_its_message(capsys: pytest.CaptureFixture):
-    from ae_anomaly.params import ParamsError
+    from ae_anomaly.core.params import ParamsError
 
     def main(argv):
         raise ParamsError("params.yaml: train_ae.epochs: bad")
@@ -121,7 +121,7 @@ def test_a_parameter_error_exits_2_with_its_message(capsys: pytest.CaptureFixtur
 
 
 def test_a_damaged_file_exits_1_with_one_line_and_no_traceback(capsys: pytest.CaptureFixture):
-    from ae_anomaly.storage import DamagedFileError
+    from ae_anomaly.core.storage import DamagedFileError
 
     def main(argv):
         raise DamagedFileError("data/split/train.npz is damaged; `dvc checkout --force`")
@@ -183,7 +183,7 @@ def test_a_stage_process_start_time_is_when_it_was_started():
     out = _in_a_fresh_interpreter(
         """
         import time
-        from ae_anomaly.runtime import _process_age
+        from ae_anomaly.pipeline.runtime import _process_age
         print(time.time() - _process_age())
         """
     )

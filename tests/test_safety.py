@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from ae_anomaly.cli import build_parser
-from ae_anomaly.team import TeamStack
+from ae_anomaly.tracking.team import TeamStack
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CODE_FOLDERS = ("ae_anomaly", "stages", "bench", "tooling", "tests")

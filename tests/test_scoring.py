@@ -9,10 +9,10 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
+from ae_anomaly.core.types import InputError
 from ae_anomaly.data.files import CurveFileError
-from ae_anomaly.detector import CurveDetector
-from ae_anomaly.scoring import score_file
-from ae_anomaly.types import InputError
+from ae_anomaly.deploy.detector import CurveDetector
+from ae_anomaly.deploy.scoring import score_file
 
 
 @pytest.fixture(scope="module")

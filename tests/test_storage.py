@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ae_anomaly.storage import (
+from ae_anomaly.core.storage import (
     DamagedFileError,
     MissingFileError,
     atomic_output,
@@ -16,7 +16,7 @@ from ae_anomaly.storage import (
     save_json,
     save_predictions,
 )
-from ae_anomaly.types import Dataset, NotFitted, Predictions
+from ae_anomaly.core.types import Dataset, NotFitted, Predictions
 
 
 def test_saved_arrays_are_byte_identical_and_load_with_numpy(tmp_path):

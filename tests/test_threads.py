@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from ae_anomaly import threads
-from ae_anomaly.threads import (
+from ae_anomaly.core import threads
+from ae_anomaly.core.threads import (
     ThreadSettingError,
     available_cores,
     concurrent_pipelines,

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from ae_anomaly.detector import CurveDetector, folder_digest
-from ae_anomaly.tracking import (
+from ae_anomaly.deploy.detector import CurveDetector, folder_digest
+from ae_anomaly.tracking.runs import (
     REGISTERED_MODEL,
     PipelineRecord,
     TrackingUnavailableError,

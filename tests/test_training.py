@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from ae_anomaly.autoencoder import Autoencoder, AutoencoderConfig, reconstruct
-from ae_anomaly.training import (
+from ae_anomaly.networks.autoencoder import Autoencoder, AutoencoderConfig, reconstruct
+from ae_anomaly.networks.training import (
     FusedAdam,
     TrainingConfig,
     _FlatNetwork,
@@ -202,8 +202,8 @@ def test_training_imports_no_compiler():
     the stage never compiles, and torch's optimisers and deterministic switch import them."""
     code = (
         "import sys, numpy as np, torch\n"
-        "from ae_anomaly.autoencoder import Autoencoder, AutoencoderConfig\n"
-        "from ae_anomaly.training import TrainingConfig, seed_everything, train_autoencoder\n"
+        "from ae_anomaly.networks.autoencoder import Autoencoder, AutoencoderConfig\n"
+        "from ae_anomaly.networks.training import TrainingConfig, seed_everything, train_autoencoder\n"
         "seed_everything(0)\n"
         "model = Autoencoder(AutoencoderConfig(16, (8,), 2, 'leaky_relu', 0.2, 'same'))\n"
         "x = np.random.default_rng(0).random((40, 16)).astype(np.float32)\n"
@@ -228,7 +228,7 @@ def test_seeding_asks_for_deterministic_kernels_without_importing_the_compiler()
     ``torch.compile``) takes most of a second to import; training never compiles."""
     code = (
         "import sys, torch\n"
-        "from ae_anomaly.training import seed_everything\n"
+        "from ae_anomaly.networks.training import seed_everything\n"
         "seed_everything(0)\n"
         "assert torch.are_deterministic_algorithms_enabled()\n"
         "assert torch.is_deterministic_algorithms_warn_only_enabled()\n"

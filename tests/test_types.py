@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ae_anomaly.types import ANOMALY, NORMAL, Dataset
+from ae_anomaly.core.types import ANOMALY, NORMAL, Dataset
 
 
 def test_dataset_rejects_inconsistent_shapes():

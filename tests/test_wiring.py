@@ -1,7 +1,7 @@
 """params.yaml -> objects: each factory passes its section's values on, and nothing else."""
 
-from ae_anomaly import wiring
-from ae_anomaly.threads import resolve_n_jobs
+from ae_anomaly.core.threads import resolve_n_jobs
+from ae_anomaly.pipeline import wiring
 
 
 def test_baselines_follow_their_section_and_the_seed(default_params):
@@ -11,7 +11,7 @@ def test_baselines_follow_their_section_and_the_seed(default_params):
     assert detectors["one_class_svm"].cache_size == baselines.one_class_svm.cache_size_mb
     assert detectors["isolation_forest"].random_state == 1
     assert detectors["isolation_forest"].max_features == baselines.isolation_forest.max_features
-    # n_jobs -1: every thread of this process's share of the machine (ae_anomaly.threads)
+    # n_jobs -1: every thread of this process's share of the machine (ae_anomaly.core.threads)
     assert detectors["random_forest"].n_jobs == resolve_n_jobs(baselines.n_jobs) >= 1
 
 

@@ -13,11 +13,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ae_anomaly.models import MODEL_NAMES
+from ae_anomaly.core.models import MODEL_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "# What `dvc plots show` / `dvc plots diff` draw. Curves of every model share one chart.\n"
-GENERATED = "# Generated from ae_anomaly/models.py by `python -m tooling.dvc_plots`; do not edit.\n"
+GENERATED = (
+    "# Generated from ae_anomaly/core/models.py by `python -m tooling.dvc_plots`; do not edit.\n"
+)
 
 
 def plots_section() -> str:

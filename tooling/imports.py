@@ -2,7 +2,7 @@
 
 DVC reruns a stage when one of its ``deps`` changes, so a stage must list every module whose
 code it runs and nothing else. Imports are followed statically and transitively, and
-*per function*: ``from ae_anomaly.wiring import baseline_detectors`` brings in the
+*per function*: ``from ae_anomaly.pipeline.wiring import baseline_detectors`` brings in the
 module-level imports of ``wiring`` plus the imports inside ``baseline_detectors`` (and inside
 the module's other functions it calls), not those of every other function there.
 ``if TYPE_CHECKING:`` imports are annotations only and are not followed.

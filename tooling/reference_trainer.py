@@ -11,9 +11,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from ae_anomaly.autoencoder import Autoencoder, as_tensor
-from ae_anomaly.progress import Progress
-from ae_anomaly.training import TrainingConfig, TrainingHistory, per_sample_mse
+from ae_anomaly.core.progress import Progress
+from ae_anomaly.networks.autoencoder import Autoencoder, as_tensor
+from ae_anomaly.networks.training import TrainingConfig, TrainingHistory, per_sample_mse
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def train_autoencoder_reference(
     inference_batch_size: int = 1024,
     fused_adam: bool = False,
 ) -> TrainingHistory:
-    """The training loop as it was before ``ae_anomaly.training.train_autoencoder`` was made
+    """The training loop as it was before ``ae_anomaly.networks.training.train_autoencoder`` was made
     fast: a ``DataLoader``, autograd, ``torch.optim.Adam`` over every parameter tensor, and
     two inference passes per epoch. Kept runnable as the reference the fast loop is measured
     against (``make bench-speed``, as it was: ``fused_adam=False``) and, with

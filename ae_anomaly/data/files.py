@@ -29,7 +29,7 @@ from typing import Literal, NoReturn
 
 import numpy as np
 
-from ae_anomaly.types import ANOMALY, NORMAL, Dataset, InputError
+from ae_anomaly.core.types import ANOMALY, NORMAL, Dataset, InputError
 
 Layout = Literal["ucr", "header", "unlabelled"]
 

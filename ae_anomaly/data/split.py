@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ae_anomaly.types import NORMAL, Dataset, InputError
+from ae_anomaly.core.types import NORMAL, Dataset, InputError
 
 #: Normal training curves the autoencoder needs at least: one to fit, one to hold out.
 MIN_NORMAL_TRAINING_CURVES = 2

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ae_anomaly.types import ANOMALY, NORMAL, Dataset
+from ae_anomaly.core.types import ANOMALY, NORMAL, Dataset
 
 
 def gaussian_curves(

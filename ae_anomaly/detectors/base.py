@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
-from ae_anomaly.types import ANOMALY, ModelOutput, NotFitted, Predictions
+from ae_anomaly.core.types import ANOMALY, ModelOutput, NotFitted, Predictions
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from sklearn.model_selection import (
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ae_anomaly.core.types import ANOMALY
 from ae_anomaly.detectors.base import AnomalyDetector
-from ae_anomaly.types import ANOMALY
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ae_anomaly.detectors.base import AnomalyDetector
-from ae_anomaly.features import ErrorKind, reconstruction_errors
+from ae_anomaly.features.residuals import ErrorKind, reconstruction_errors
 
 
 class ReconstructionThresholdDetector(AnomalyDetector):

@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ae_anomaly.detectors.base import AnomalyDetector
 from ae_anomaly.detectors.forest import ForestDetector
-from ae_anomaly.features import (
+from ae_anomaly.features.residuals import (
     ResidualKind,
     learned_histogram_range,
     row_histograms,

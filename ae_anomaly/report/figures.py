@@ -22,7 +22,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from PIL import Image
 
-from ae_anomaly.storage import atomic_output
+from ae_anomaly.core.storage import atomic_output
 
 _PNG_METADATA = {"Software": None}
 

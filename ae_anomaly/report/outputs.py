@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from ae_anomaly.evaluation import metrics_payload, precision_recall_points, roc_points
-from ae_anomaly.models import MODEL_NAMES
+from ae_anomaly.core.models import MODEL_NAMES
+from ae_anomaly.core.storage import save_columns, save_json, save_text
+from ae_anomaly.core.types import Evaluation, ModelOutput, NotFitted, Predictions
+from ae_anomaly.report.evaluation import metrics_payload, precision_recall_points, roc_points
 from ae_anomaly.report.tables import results_table
-from ae_anomaly.storage import save_columns, save_json, save_text
-from ae_anomaly.types import Evaluation, ModelOutput, NotFitted, Predictions
 
 
 def write_metrics(path: str | Path, evaluations: Mapping[str, Evaluation | NotFitted]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from ae_anomaly.models import model as model_entry
+from ae_anomaly.core.models import model as model_entry
 
 
 def markdown_table(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ae_anomaly.core.types import ANOMALY, NORMAL, Dataset, InputError
 from ae_anomaly.data.files import (
     CurveFileError,
     input_file,
@@ -20,7 +21,6 @@ from ae_anomaly.data.files import (
     read_pool_and_validation,
 )
 from ae_anomaly.data.split import check_pool_can_be_split
-from ae_anomaly.types import ANOMALY, NORMAL, Dataset, InputError
 
 CURVES = np.round(np.random.default_rng(0).normal(size=(6, 5)), 4)
 LABELS = np.array([1, 2, 1, 1, 2, 1])

@@ -4,8 +4,8 @@ import sys
 import numpy as np
 import pytest
 
+from ae_anomaly.core.types import Dataset
 from ae_anomaly.data.split import train_test_split_dataset
-from ae_anomaly.types import Dataset
 
 
 def test_split_sizes_and_stratification(small_dataset):
@@ -48,7 +48,7 @@ def test_default_split_does_not_import_scikit_learn():
     code = (
         "import sys, numpy as np, stages.split\n"
         "from ae_anomaly.data.split import train_test_split_dataset\n"
-        "from ae_anomaly.types import Dataset\n"
+        "from ae_anomaly.core.types import Dataset\n"
         "train_test_split_dataset(Dataset(np.ones((10, 3)), np.zeros(10)), 0.2, True, False, 0)\n"
         "assert 'sklearn' not in sys.modules, 'scikit-learn was imported'\n"
     )

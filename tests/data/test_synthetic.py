@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from ae_anomaly.core.types import ANOMALY, NORMAL
 from ae_anomaly.data.synthetic import gaussian_curves, pool_and_validation
-from ae_anomaly.types import ANOMALY, NORMAL
-from ae_anomaly.wiring import bump_curves
+from ae_anomaly.pipeline.wiring import bump_curves
 
 
 @pytest.fixture

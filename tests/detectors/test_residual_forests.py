@@ -3,7 +3,7 @@ import pytest
 
 from ae_anomaly.detectors.forest import ForestDetector
 from ae_anomaly.detectors.residual_forests import DifferenceForest, HistogramForest
-from ae_anomaly.features import row_histograms
+from ae_anomaly.features.residuals import row_histograms
 
 
 @pytest.fixture

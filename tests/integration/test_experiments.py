@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ae_anomaly.threads import available_cores
+from ae_anomaly.core.threads import available_cores
 from tests.integration.conftest import dvc, run
 from tests.integration.dvc_helpers import experiments_of, start_queue, wait_for_queue
 from tests.integration.mlflow_helpers import assert_run_is_complete, runs_of

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ae_anomaly.models import MODEL_NAMES
+from ae_anomaly.core.models import MODEL_NAMES
 from tests.integration.conftest import FIXTURES, dvc, make_repo, run, stages_run, update_params
 from tests.integration.mlflow_helpers import assert_run_is_complete, runs_of
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ae_anomaly.evaluation import METRIC_NAMES
-from ae_anomaly.models import MODEL_NAMES
+from ae_anomaly.core.models import MODEL_NAMES
+from ae_anomaly.report.evaluation import METRIC_NAMES
 from tests.integration.conftest import dvc, make_repo, stages_run, update_params
 
 pytestmark = pytest.mark.integration
@@ -97,7 +97,7 @@ def test_editing_the_generator_reruns_only_generate(repo_copy):
 
 def test_editing_histogram_code_does_not_rerun_baselines(repo_copy):
     repo = repo_copy()
-    features = repo / "ae_anomaly/features.py"
+    features = repo / "ae_anomaly/features/residuals.py"
     features.write_text(features.read_text() + "\n# a change to the histogram code\n")
     ran = stages_run(dvc(repo, "repro"))
     assert "baselines" not in ran and "train_ae" not in ran

@@ -21,9 +21,9 @@ import mlflow
 import numpy as np
 import pytest
 
-from ae_anomaly.detector import CurveDetector
-from ae_anomaly.storage import load_columns, load_dataset
-from ae_anomaly.tracking import REGISTERED_MODEL
+from ae_anomaly.core.storage import load_columns, load_dataset
+from ae_anomaly.deploy.detector import CurveDetector
+from ae_anomaly.tracking.runs import REGISTERED_MODEL
 from tests.integration.conftest import pipeline_env
 
 pytestmark = pytest.mark.integration

@@ -24,7 +24,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Run
 
-from ae_anomaly.team import TeamStack
+from ae_anomaly.tracking.team import TeamStack
 from tests.integration.conftest import dvc, make_repo, run, stages_run, update_params
 from tests.integration.dvc_helpers import Watched, experiments_of, start_queue, wait_for_queue
 from tests.integration.mlflow_helpers import EXPERIMENT, assert_run_is_complete, runs_of

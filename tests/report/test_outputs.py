@@ -3,15 +3,15 @@ import json
 import numpy as np
 import pytest
 
-from ae_anomaly.evaluation import evaluate_models
-from ae_anomaly.models import MODEL_NAMES
+from ae_anomaly.core.models import MODEL_NAMES
+from ae_anomaly.core.types import NotFitted, Predictions
+from ae_anomaly.report.evaluation import evaluate_models
 from ae_anomaly.report.outputs import (
     render_figures,
     reports_markdown,
     write_metrics,
     write_plot_tables,
 )
-from ae_anomaly.types import NotFitted, Predictions
 
 
 @pytest.fixture

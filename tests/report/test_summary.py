@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from ae_anomaly.models import MODEL_NAMES
+from ae_anomaly.core.models import MODEL_NAMES
 from ae_anomaly.report.summary import ordered_figures, summary_markdown
 
 METRICS = {

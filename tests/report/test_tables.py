@@ -1,4 +1,4 @@
-from ae_anomaly.evaluation import NOT_FITTED_STATUS
+from ae_anomaly.report.evaluation import NOT_FITTED_STATUS
 from ae_anomaly.report.tables import markdown_table, results_table
 
 METRICS = {

@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ae_anomaly.detector import CurveDetector
-from ae_anomaly.models import MODEL_NAMES
-from ae_anomaly.report.validation import (
+from ae_anomaly.core.models import MODEL_NAMES
+from ae_anomaly.core.storage import load_columns, save_dataset, save_predictions
+from ae_anomaly.core.types import Dataset, Predictions
+from ae_anomaly.deploy.detector import CurveDetector
+from ae_anomaly.pipeline.validation import (
     ValidationFiles,
     ValidationResults,
     draw_validation_figures,
     measure_validation,
 )
-from ae_anomaly.storage import load_columns, save_dataset, save_predictions
-from ae_anomaly.types import Dataset, Predictions
 
 #: What the stage process must not import: the worker's seconds of imports.
 HEAVY_MODULES = ("torch", "sklearn", "matplotlib", "scipy")

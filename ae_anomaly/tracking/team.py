@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ae_anomaly.types import ReportedError
+from ae_anomaly.core.types import ReportedError
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ae_anomaly.types import InputError
+from ae_anomaly.core.types import InputError
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -211,7 +211,7 @@ def _format_errors(error: ValidationError, source: str) -> str:
     for item in error.errors():
         dotted = ".".join(str(part) for part in item["loc"]) or "<root>"
         if item["type"] == "extra_forbidden":
-            message = "unknown key (typo?); allowed keys are listed in ae_anomaly/params.py"
+            message = "unknown key (typo?); allowed keys are listed in ae_anomaly/core/params.py"
         else:
             message = item["msg"]
         lines.append(f"  {dotted}: {message} (got {item.get('input')!r})")

@@ -27,10 +27,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ae_anomaly.core.models import RESIDUAL_MODEL_NAMES
+from ae_anomaly.core.storage import load_arrays, save_arrays, save_json, unreadable_file
+from ae_anomaly.core.types import InputError, ModelOutput, NotFitted, Predictions
 from ae_anomaly.detectors.forest import anomaly_score, forest_labels
+from ae_anomaly.detectors.packed_forest import ForestScorer, PackedForest
 from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
 from ae_anomaly.detectors.residual_forests import DifferenceForest, HistogramForest
-from ae_anomaly.features import (
+from ae_anomaly.features.preprocessing import Normalize, normalize_curves
+from ae_anomaly.features.residuals import (
     ErrorKind,
     ResidualKind,
     reconstruction_errors,
@@ -38,14 +43,9 @@ from ae_anomaly.features import (
     row_histograms,
     transform_residuals,
 )
-from ae_anomaly.models import RESIDUAL_MODEL_NAMES
-from ae_anomaly.packed_forest import ForestScorer, PackedForest
-from ae_anomaly.preprocessing import Normalize, normalize_curves
-from ae_anomaly.storage import load_arrays, save_arrays, save_json, unreadable_file
-from ae_anomaly.types import InputError, ModelOutput, NotFitted, Predictions
 
 if TYPE_CHECKING:
-    from ae_anomaly.autoencoder import Autoencoder
+    from ae_anomaly.networks.autoencoder import Autoencoder
 
 FORMAT_VERSION = 1
 #: Fewer rows than this per thread are not worth a second thread.
@@ -139,7 +139,7 @@ class CurveDetector:
         threads: int = 1,
         device: str = "cpu",
     ):
-        from ae_anomaly.autoencoder import select_device
+        from ae_anomaly.networks.autoencoder import select_device
 
         self.network = network.eval()
         self.normalize = normalize
@@ -194,7 +194,7 @@ class CurveDetector:
 
     def residuals(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The curves as the model sees them (normalised) and their residuals."""
-        from ae_anomaly.autoencoder import reconstruct
+        from ae_anomaly.networks.autoencoder import reconstruct
 
         curves = normalize_curves(self.check_curves(x), self.normalize)
         reconstruction = reconstruct(self.network, curves, self.device, self.batch_size)
@@ -202,7 +202,7 @@ class CurveDetector:
 
     def score_residuals(self, values: np.ndarray) -> dict[str, ModelOutput]:
         """Every residual detector's output on residual rows (what ``score`` does after the
-        autoencoder), in the order of :data:`~ae_anomaly.models.RESIDUAL_MODEL_NAMES`.
+        autoencoder), in the order of :data:`~ae_anomaly.core.models.RESIDUAL_MODEL_NAMES`.
 
         With ``threads`` > 1, the rows are split into that many chunks scored side by side
         (the histograms, the trees and NumPy release the GIL); every row's numbers are the
@@ -275,7 +275,7 @@ class CurveDetector:
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu", threads: int = 1) -> CurveDetector:
         """Read a folder written by :func:`pack_detector` (no pickle is read)."""
-        from ae_anomaly.autoencoder import load_autoencoder
+        from ae_anomaly.networks.autoencoder import load_autoencoder
 
         folder = Path(folder)
         try:

@@ -18,7 +18,7 @@ import math
 import os
 from pathlib import Path
 
-from ae_anomaly.types import InputError
+from ae_anomaly.core.types import InputError
 
 THREADS_ENV = "AE_ANOMALY_THREADS"
 JOBS_ENV = "AE_ANOMALY_JOBS"

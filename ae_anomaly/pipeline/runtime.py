@@ -26,9 +26,9 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ae_anomaly.params import Params, load_params
-from ae_anomaly.threads import limit_threads, thread_share
-from ae_anomaly.types import ReportedError
+from ae_anomaly.core.params import Params, load_params
+from ae_anomaly.core.threads import limit_threads, thread_share
+from ae_anomaly.core.types import ReportedError
 
 logger = logging.getLogger("ae_anomaly")
 

@@ -6,7 +6,7 @@ scikit-learn to score and measure, MLflow and its SQL store to log. On two cores
 overlap when the stage hands this half to a forked worker and imports MLflow meanwhile (see
 ``stages/evaluate.py``). So this module is light to import: the detector, the metrics and
 matplotlib are imported inside its functions, in the worker, and what :func:`measure_validation`
-returns holds only NumPy arrays, built-in types and :mod:`ae_anomaly.types` values, which the
+returns holds only NumPy arrays, built-in types and :mod:`ae_anomaly.core.types` values, which the
 stage process unpickles without importing any of them.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ae_anomaly.types import Evaluation, ModelOutput, NotFitted
+from ae_anomaly.core.types import Evaluation, ModelOutput, NotFitted
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,9 @@ def measure_validation(files: ValidationFiles, example_curves: int) -> Validatio
     """Score the validation curves with the detector folder as deployed (loaded as
     ``ae-anomaly score`` and the served model load it), evaluate every model against the
     labels, and write the metrics, reports, per-curve scores and plot tables."""
-    from ae_anomaly.detector import CurveDetector
-    from ae_anomaly.evaluation import evaluate_models, metrics_payload
+    from ae_anomaly.core.storage import load_dataset, load_predictions
+    from ae_anomaly.deploy.detector import CurveDetector
+    from ae_anomaly.report.evaluation import evaluate_models, metrics_payload
     from ae_anomaly.report.outputs import (
         reports_markdown,
         write_metrics,
@@ -76,7 +77,6 @@ def measure_validation(files: ValidationFiles, example_curves: int) -> Validatio
         write_validation_scores,
     )
     from ae_anomaly.report.tables import results_table
-    from ae_anomaly.storage import load_dataset, load_predictions
 
     validation = load_dataset(files.validation)
     detector = CurveDetector.load(files.detector)

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from filelock import FileLock
 
-from ae_anomaly.runtime import record_phase
-from ae_anomaly.types import ReportedError
+from ae_anomaly.core.types import ReportedError
+from ae_anomaly.pipeline.runtime import record_phase
 
 if TYPE_CHECKING:
     from mlflow.entities import Metric
@@ -235,9 +235,9 @@ def _log_detector(record: PipelineRecord, experiment_id: str, run_id: str) -> No
     import mlflow
     from mlflow.entities import LoggedModelOutput
 
-    from ae_anomaly import pyfunc_model
-    from ae_anomaly.detector import CONFIG_FILE, DETECTOR_ARTIFACT, folder_digest
-    from ae_anomaly.models import RESIDUAL_MODEL_NAMES
+    from ae_anomaly.core.models import RESIDUAL_MODEL_NAMES
+    from ae_anomaly.deploy import pyfunc_model
+    from ae_anomaly.deploy.detector import CONFIG_FILE, DETECTOR_ARTIFACT, folder_digest
 
     assert record.detector_path is not None and record.input_example is not None
     digest = folder_digest(record.detector_path)
@@ -302,7 +302,7 @@ def download_detector(model_uri: str, destination: Path | None = None) -> Path:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from ae_anomaly.detector import DETECTOR_ARTIFACT
+    from ae_anomaly.deploy.detector import DETECTOR_ARTIFACT
 
     uri = tracking_uri(repository_root())
     check_reachable(uri)

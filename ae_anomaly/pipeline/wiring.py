@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ae_anomaly.params import (
+from ae_anomaly.core.params import (
     AEThresholdParams,
     BaselinesParams,
     DifferenceForestParams,
@@ -23,19 +23,19 @@ from ae_anomaly.params import (
     SyntheticParams,
     TrainAEParams,
 )
-from ae_anomaly.threads import resolve_n_jobs
+from ae_anomaly.core.threads import resolve_n_jobs
 
 if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from ae_anomaly.autoencoder import Autoencoder, AutoencoderConfig
+    from ae_anomaly.core.types import Dataset
     from ae_anomaly.data.synthetic import BumpCurves
     from ae_anomaly.detectors.base import AnomalyDetector
     from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
     from ae_anomaly.detectors.residual_forests import DifferenceForest, HistogramForest
-    from ae_anomaly.training import TrainingConfig
-    from ae_anomaly.types import Dataset
+    from ae_anomaly.networks.autoencoder import Autoencoder, AutoencoderConfig
+    from ae_anomaly.networks.training import TrainingConfig
 
 
 def pool_and_validation(
@@ -116,7 +116,7 @@ def baseline_detectors(params: BaselinesParams, seed: int) -> dict[str, AnomalyD
 
 def autoencoder_config(input_size: int, params: TrainAEParams) -> AutoencoderConfig:
     """The network's shape; its input width always comes from the data."""
-    from ae_anomaly.autoencoder import AutoencoderConfig
+    from ae_anomaly.networks.autoencoder import AutoencoderConfig
 
     return AutoencoderConfig(
         input_size=input_size,
@@ -129,7 +129,7 @@ def autoencoder_config(input_size: int, params: TrainAEParams) -> AutoencoderCon
 
 
 def training_config(params: TrainAEParams) -> TrainingConfig:
-    from ae_anomaly.training import TrainingConfig
+    from ae_anomaly.networks.training import TrainingConfig
 
     return TrainingConfig(
         epochs=params.epochs,
@@ -173,9 +173,9 @@ class AutoencoderFit:
 def autoencoder_fit(params: Params, train: Dataset, test: Dataset, device: str) -> AutoencoderFit:
     """Hold out part of ``train``'s normal curves, seed torch, build the network, and
     normalise the curves as ``preprocess`` says; ``test`` is what gets monitored per epoch."""
-    from ae_anomaly.autoencoder import Autoencoder, select_device
-    from ae_anomaly.preprocessing import normalize_curves
-    from ae_anomaly.training import seed_everything, split_holdout
+    from ae_anomaly.features.preprocessing import normalize_curves
+    from ae_anomaly.networks.autoencoder import Autoencoder, select_device
+    from ae_anomaly.networks.training import seed_everything, split_holdout
 
     config, seed, normalize = params.train_ae, params.base.seed, params.preprocess.normalize
     normal = train.normal

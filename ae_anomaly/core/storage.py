@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ae_anomaly.types import Dataset, ModelOutput, NotFitted, Predictions, ReportedError
+from ae_anomaly.core.types import Dataset, ModelOutput, NotFitted, Predictions, ReportedError
 
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _NOT_FITTED_SUFFIX = ".not_fitted"

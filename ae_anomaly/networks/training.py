@@ -1,7 +1,7 @@
 """Training the autoencoder on normal curves: the loop, its per-epoch history, and the
 held-out split of the normal training curves.
 
-Everything takes plain arguments (:class:`TrainingConfig`); :mod:`ae_anomaly.wiring` builds
+Everything takes plain arguments (:class:`TrainingConfig`); :mod:`ae_anomaly.pipeline.wiring` builds
 them from ``params.yaml``.
 """
 
@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ae_anomaly.autoencoder import Autoencoder, as_tensor
-from ae_anomaly.progress import Progress
+from ae_anomaly.core.progress import Progress
+from ae_anomaly.networks.autoencoder import Autoencoder, as_tensor
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 The architecture is rebuilt from a small JSON-able config saved next to the weights, so a
 checkpoint loads with ``torch.load(..., weights_only=True)`` (no pickled classes) and the
 input width always comes from the data, never from a constant. Training lives in
-:mod:`ae_anomaly.training`, so the stages that only run the network do not depend on it.
+:mod:`ae_anomaly.networks.training`, so the stages that only run the network do not depend on it.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ae_anomaly.storage import atomic_output, unreadable_file
-from ae_anomaly.types import InputError
+from ae_anomaly.core.storage import atomic_output, unreadable_file
+from ae_anomaly.core.types import InputError
 
 
 @dataclass(frozen=True)

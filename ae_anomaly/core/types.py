@@ -75,7 +75,7 @@ ModelOutput = Predictions | NotFitted
 @dataclass(frozen=True)
 class Evaluation:
     """Everything we report for one model on one labelled set (computed by
-    :func:`ae_anomaly.evaluation.evaluate_detector`; defined here, with the other values that
+    :func:`ae_anomaly.report.evaluation.evaluate_detector`; defined here, with the other values that
     cross process boundaries, so that holding one imports no metrics library)."""
 
     metrics: dict[str, float]

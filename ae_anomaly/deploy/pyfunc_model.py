@@ -2,7 +2,7 @@
 
 MLflow runs this file when it loads the model (``mlflow.pyfunc.load_model``,
 ``mlflow models serve``): it is the model's code, logged beside the detector folder by
-:mod:`ae_anomaly.tracking`, the only other module of the package that imports MLflow (and
+:mod:`ae_anomaly.tracking.runs`, the only other module of the package that imports MLflow (and
 the only one that imports this one, to log it). Being code, not a pickle, the logged model
 holds no pickled object at all; it is still code that runs when loaded, so load models only
 from your own tracking store (README, "Scoring new curves").
@@ -23,7 +23,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
-from ae_anomaly.detector import DETECTOR_ARTIFACT, CurveDetector, CurveInputError
+from ae_anomaly.deploy.detector import DETECTOR_ARTIFACT, CurveDetector, CurveInputError
 
 
 class DetectorModel(PythonModel):
@@ -43,5 +43,5 @@ class DetectorModel(PythonModel):
         return pd.DataFrame(columns)
 
 
-if __name__ != "ae_anomaly.pyfunc_model":  # run by MLflow as the model's code, not imported
+if __name__ != "ae_anomaly.deploy.pyfunc_model":  # run by MLflow as the model's code, not imported
     mlflow.models.set_model(DetectorModel())

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from ae_anomaly.core.progress import Progress
+from ae_anomaly.core.types import InputError
 from ae_anomaly.data.files import CurveBatch, Layout, iter_curve_batches
-from ae_anomaly.detector import CurveDetector, table_columns
-from ae_anomaly.progress import Progress
-from ae_anomaly.types import InputError
+from ae_anomaly.deploy.detector import CurveDetector, table_columns
 
 OUTPUT_SUFFIXES = (".csv", ".parquet")
 DEFAULT_BATCH_ROWS = 8_192  # measured: as fast as larger batches, less memory

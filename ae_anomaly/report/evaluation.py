@@ -17,8 +17,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from ae_anomaly.models import MODEL_NAMES
-from ae_anomaly.types import Evaluation, ModelOutput, NotFitted
+from ae_anomaly.core.models import MODEL_NAMES
+from ae_anomaly.core.types import Evaluation, ModelOutput, NotFitted
 
 METRIC_NAMES = ("f1_anomaly", "f1_macro", "precision", "recall", "roc_auc", "average_precision")
 
@@ -62,7 +62,7 @@ def evaluate_detector(
 def evaluate_models(
     y_true: np.ndarray, outputs: Mapping[str, ModelOutput]
 ) -> dict[str, Evaluation | NotFitted]:
-    """Evaluate every model of :data:`~ae_anomaly.models.MODELS`, in that order; a model with
+    """Evaluate every model of :data:`~ae_anomaly.core.models.MODELS`, in that order; a model with
     no output at all is an error (a stage forgot it), a :class:`NotFitted` one is kept as is."""
     missing = [name for name in MODEL_NAMES if name not in outputs]
     if missing:

@@ -1,0 +1,1 @@
+"""The deployable detector: its folder format, scoring files, the MLflow pyfunc model."""
