@@ -201,11 +201,12 @@ def bare_forward(detector_folder: Path, source: Path) -> dict[str, Any]:
     code = textwrap.dedent(
         f"""
         import json, time, numpy as np, torch
-        from ae_anomaly.networks.autoencoder import load_autoencoder, reconstruct
+        from ae_anomaly.networks.base import reconstruct
+        from ae_anomaly.networks.checkpoint import load_network
         from ae_anomaly.core.threads import thread_share
         torch.set_num_threads(thread_share())
         config = json.loads(open({str(detector_folder / "detector.json")!r}).read())
-        model = load_autoencoder({str(detector_folder / "autoencoder.pt")!r})
+        model = load_network({str(detector_folder / "autoencoder.pt")!r})
         curves = np.load({str(source)!r}).astype(np.float32)  # in memory before the clock
         reconstruct(model, curves[:4096], torch.device("cpu"), config["batch_size"])
         started = time.perf_counter()

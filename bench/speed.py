@@ -459,7 +459,8 @@ def report(results: dict[str, Any]) -> str:
         f"| reference (`tooling/reference_trainer.py`: DataLoader, autograd, Adam) | "
         f"{s['trainer_reference_s']:.1f} s | {s['trainer_reference_steps_per_s']:,.0f} | "
         f"{100 * s['trainer_reference_steps_per_s'] / s['trainer_steps_allowed']:.0f} % |",
-        f"| fast (`ae_anomaly/networks/training.py`, what `train_ae` runs) | {s['trainer_fast_s']:.1f} s | "
+        "| fast (`ae_anomaly/networks/fast_mlp.py`, what `train_ae` runs) | "
+        f"{s['trainer_fast_s']:.1f} s | "
         f"{s['trainer_steps_per_s']:,.0f} | "
         f"{100 * s['trainer_steps_per_s'] / s['trainer_steps_allowed']:.0f} % |",
         "",

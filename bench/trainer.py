@@ -3,9 +3,12 @@
 ``make bench-speed`` runs this once per loop so that each is timed in a fresh process with
 the same thread share, on the same curves and params as the ``train_ae`` stage:
 
-- ``fast``: ``ae_anomaly.networks.training.train_autoencoder``, what ``train_ae`` runs;
-- ``reference``: ``tooling/reference_trainer.py``, the loop as it was before (a
-  ``DataLoader``, autograd, ``torch.optim.Adam``), kept runnable as the yardstick.
+- ``fast``: ``ae_anomaly.networks.training.train_network`` with ``trainer: auto``, what
+  ``train_ae`` runs for the ``mlp`` kind (its hand-written step, ``networks/fast_mlp.py``);
+- ``autograd``: the same function with ``trainer: autograd``, the general trainer every
+  network kind uses (the same weights bit for bit);
+- ``reference``: ``tooling/reference_trainer.py``, the plain PyTorch loop (a ``DataLoader``,
+  autograd, ``torch.optim.Adam``), kept runnable as the yardstick.
 
 Besides seconds it reports optimizer steps per second and what the arithmetic would allow:
 the measured float32 matrix-multiply rate of this process (its threads, its device) divided
@@ -31,8 +34,8 @@ import torch
 from ae_anomaly.core.params import load_params
 from ae_anomaly.core.storage import load_dataset
 from ae_anomaly.core.threads import limit_threads, thread_share
-from ae_anomaly.networks.autoencoder import Autoencoder
-from ae_anomaly.networks.training import train_autoencoder
+from ae_anomaly.networks.base import Network
+from ae_anomaly.networks.training import train_network
 from ae_anomaly.pipeline.wiring import autoencoder_fit
 from tooling.pipeline import stage_paths
 from tooling.reference_trainer import train_autoencoder_reference
@@ -54,7 +57,7 @@ def matmul_flops_per_second(device: torch.device, size: int = 1024, repeats: int
     return 2 * size**3 * repeats / (time.perf_counter() - started)
 
 
-def step_flops(model: Autoencoder, batch_size: int) -> float:
+def step_flops(model: Network, batch_size: int) -> float:
     """Forward (2 x batch x weights) plus backward (twice that) through every Linear."""
     weights = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
     return 6.0 * batch_size * weights
@@ -66,9 +69,11 @@ def time_loop(sandbox: Path, loop: str, device_name: str) -> dict:
     train, test = load_dataset(paths["train"]), load_dataset(paths["test"])
     fit = autoencoder_fit(params, train, test, device_name)
     model, device, batch_size = fit.model, fit.device, fit.config.batch_size
-    train_function = train_autoencoder if loop == "fast" else train_autoencoder_reference
     started = time.perf_counter()
-    history = train_function(*fit.arguments())
+    if loop == "reference":
+        history = train_autoencoder_reference(*fit.arguments())
+    else:  # fast: what train_ae runs (trainer auto); autograd: the general trainer
+        history = train_network(*fit.arguments(), trainer="auto" if loop == "fast" else "autograd")
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
@@ -91,7 +96,7 @@ def time_loop(sandbox: Path, loop: str, device_name: str) -> dict:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("sandbox", type=Path, help="a sandbox after `dvc repro`")
-    parser.add_argument("--loop", choices=("fast", "reference"), required=True)
+    parser.add_argument("--loop", choices=("fast", "autograd", "reference"), required=True)
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
     args = parser.parse_args(argv)
     limit_threads(thread_share())

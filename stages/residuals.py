@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from ae_anomaly.core.storage import load_dataset, save_arrays
 from ae_anomaly.features.preprocessing import normalize_curves
 from ae_anomaly.features.residuals import residuals
-from ae_anomaly.networks.autoencoder import load_autoencoder, reconstruct, select_device
+from ae_anomaly.networks.base import reconstruct, select_device
+from ae_anomaly.networks.checkpoint import load_network
 from ae_anomaly.pipeline.runtime import load_stage_params, parse_stage_args, run_stage
 
 SETS = ("holdout", "test")
@@ -20,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_stage_params(args.params)
     config = params.residuals
     device = select_device(config.device)
-    model = load_autoencoder(args.model, device)
+    model = load_network(args.model, device)
     for name in SETS:
         dataset = load_dataset(getattr(args, name))
         x = normalize_curves(dataset.x, params.preprocess.normalize)

@@ -1,11 +1,12 @@
-"""Stage ``train_ae``: fit the autoencoder on normal training curves, with per-epoch histories."""
+"""Stage ``train_ae``: fit the network (``train_ae.network``) on normal training curves, with
+per-epoch histories."""
 
 from collections.abc import Sequence
 
 from ae_anomaly.core.storage import load_dataset, save_arrays, save_columns, save_dataset, save_json
 from ae_anomaly.core.types import NORMAL, Dataset
-from ae_anomaly.networks.autoencoder import save_autoencoder
-from ae_anomaly.networks.training import train_autoencoder
+from ae_anomaly.networks.checkpoint import save_network
+from ae_anomaly.networks.training import train_network
 from ae_anomaly.pipeline.runtime import (
     background_work,
     load_stage_params,
@@ -27,11 +28,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_stage_params(args.params)
     train, test = load_dataset(args.train), load_dataset(args.test)
     fit = autoencoder_fit(params, train, test, params.train_ae.device)
-    history = train_autoencoder(*fit.arguments())
+    history = train_network(*fit.arguments(), trainer=fit.trainer)
     model, holdout_rows, device = fit.model, fit.holdout_rows, fit.device
     normal = train.normal
 
-    save_autoencoder(args.model, model)
+    save_network(args.model, model)
     # The held-out curves as they came (not normalised): whoever reads them applies the model.
     save_dataset(
         args.holdout, Dataset(normal[holdout_rows], train.y[train.y == NORMAL][holdout_rows])

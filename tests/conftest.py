@@ -17,12 +17,9 @@ from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
 from ae_anomaly.detectors.residual_forests import DifferenceForest, HistogramForest
 from ae_anomaly.features.preprocessing import normalize_curves
 from ae_anomaly.features.residuals import residuals
-from ae_anomaly.networks.autoencoder import (
-    Autoencoder,
-    AutoencoderConfig,
-    reconstruct,
-    save_autoencoder,
-)
+from ae_anomaly.networks.base import reconstruct
+from ae_anomaly.networks.checkpoint import save_network
+from ae_anomaly.networks.mlp import MLPAutoencoder, MLPConfig
 from ae_anomaly.pipeline.wiring import bump_curves
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -66,10 +63,10 @@ def fitted(tmp_path_factory: pytest.TempPathFactory):
     on its residuals of labelled curves, as the detector stage fits them."""
     folder = tmp_path_factory.mktemp("detector")
     torch.manual_seed(0)
-    network = Autoencoder(
-        AutoencoderConfig(DETECTOR_CURVE_LENGTH, (16,), 3, "leaky_relu", 0.2, "identity")
+    network = MLPAutoencoder(
+        MLPConfig(DETECTOR_CURVE_LENGTH, (16,), 3, "leaky_relu", 0.2, "identity")
     )
-    save_autoencoder(folder / "ae.pt", network)
+    save_network(folder / "ae.pt", network)
     rng = np.random.default_rng(0)
     x = rng.normal(0, 1, size=(160, DETECTOR_CURVE_LENGTH)).astype(np.float32)
     y = np.r_[np.zeros(120, int), np.ones(40, int)]

@@ -22,7 +22,7 @@ from ae_anomaly.deploy.detector import (
 )
 from ae_anomaly.features.preprocessing import normalize_curves
 from ae_anomaly.features.residuals import residuals
-from ae_anomaly.networks.autoencoder import reconstruct
+from ae_anomaly.networks.base import reconstruct
 from tests.conftest import DETECTOR_CURVE_LENGTH as LENGTH
 
 

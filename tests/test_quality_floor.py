@@ -14,14 +14,14 @@ from ae_anomaly.data.split import train_test_split_dataset
 from ae_anomaly.data.synthetic import pool_and_validation
 from ae_anomaly.detectors.base import fit_and_predict
 from ae_anomaly.features.residuals import residuals
-from ae_anomaly.networks.autoencoder import Autoencoder, reconstruct
-from ae_anomaly.networks.training import seed_everything, split_holdout, train_autoencoder
+from ae_anomaly.networks.base import reconstruct
+from ae_anomaly.networks.training import seed_everything, split_holdout, train_network
 from ae_anomaly.pipeline.wiring import (
     ae_threshold,
-    autoencoder_config,
     bump_curves,
     difference_forest,
     histogram_forest,
+    network,
     training_config,
 )
 from ae_anomaly.report.evaluation import evaluate_detector
@@ -47,9 +47,9 @@ def small_run(default_params):
     normal = train.normal
     fit_rows, holdout_rows = split_holdout(len(normal), training.holdout_fraction, SEED)
     seed_everything(SEED)
-    model = Autoencoder(autoencoder_config(train.x.shape[1], training))
+    model = network(train.x.shape[1], training)
     cpu = torch.device("cpu")
-    train_autoencoder(
+    train_network(
         model,
         normal[fit_rows],
         normal[holdout_rows],

@@ -5,20 +5,22 @@ import numpy as np
 import pytest
 import torch
 
-from ae_anomaly.networks.autoencoder import Autoencoder, AutoencoderConfig, reconstruct
+from ae_anomaly.networks import fast_mlp
+from ae_anomaly.networks.base import reconstruct
+from ae_anomaly.networks.fast_mlp import FastPathUnavailableError, FusedAdam, _FlatNetwork
+from ae_anomaly.networks.mlp import MLPAutoencoder, MLPConfig
 from ae_anomaly.networks.training import (
-    FusedAdam,
     TrainingConfig,
-    _FlatNetwork,
-    _float32_weighted_sum,
+    float32_weighted_sum,
     learning_rates,
+    make_stepper,
     seed_everything,
     split_holdout,
-    train_autoencoder,
+    train_network,
 )
 from tooling.reference_trainer import train_autoencoder_reference
 
-NETWORK = AutoencoderConfig(
+NETWORK = MLPConfig(
     input_size=64,
     hidden_sizes=(16, 8),
     latent_dim=2,
@@ -28,18 +30,22 @@ NETWORK = AutoencoderConfig(
 )
 
 
-def _train(data, seed=0, **overrides):
+def _train(data, seed=0, trainer="auto", **overrides):
     config = TrainingConfig(**{"epochs": 3, "batch_size": 16, "lr": 3e-3, **overrides})
     seed_everything(seed)
-    model = Autoencoder(NETWORK)
-    history = train_autoencoder(
-        model, data.x[:60], data.x[60:70], data.x, config, seed, torch.device("cpu")
+    model = MLPAutoencoder(NETWORK)
+    history = train_network(
+        model, data.x[:60], data.x[60:70], data.x, config, seed, torch.device("cpu"), trainer
     )
     return model, history
 
 
-def test_training_records_histories_and_lowers_loss(small_dataset):
-    _, history = _train(small_dataset, epochs=15, lr_schedule="cosine")
+TRAINERS = pytest.mark.parametrize("trainer", ["auto", "autograd"])
+
+
+@TRAINERS
+def test_training_records_histories_and_lowers_loss(small_dataset, trainer):
+    _, history = _train(small_dataset, trainer=trainer, epochs=15, lr_schedule="cosine")
     assert history.epochs_run == 15
     assert len(history.holdout_loss) == 15
     assert history.monitor_errors_array().shape == (15, len(small_dataset.x))
@@ -47,15 +53,19 @@ def test_training_records_histories_and_lowers_loss(small_dataset):
     assert history.summary()["epochs_run"] == 15 and history.best_epoch == 15
 
 
-def test_training_is_deterministic_for_a_seed(small_dataset):
-    first, _ = _train(small_dataset, seed=4)
-    second, _ = _train(small_dataset, seed=4)
+@TRAINERS
+def test_training_is_deterministic_for_a_seed(small_dataset, trainer):
+    first, _ = _train(small_dataset, seed=4, trainer=trainer)
+    second, _ = _train(small_dataset, seed=4, trainer=trainer)
     for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
-def test_early_stopping_restores_best_epoch(small_dataset):
-    model, history = _train(small_dataset, epochs=40, early_stopping_patience=2, lr=0.05)
+@TRAINERS
+def test_early_stopping_restores_best_epoch(small_dataset, trainer):
+    model, history = _train(
+        small_dataset, trainer=trainer, epochs=40, early_stopping_patience=2, lr=0.05
+    )
     best = min(history.holdout_loss)
     assert history.holdout_loss[history.best_epoch - 1] == best
     holdout = small_dataset.x[60:70]
@@ -73,72 +83,116 @@ def test_split_holdout_partitions_rows():
         split_holdout(1, 0.1, seed=0)
 
 
-def _state_bytes(model: Autoencoder) -> list[bytes]:
+def _state_bytes(model: MLPAutoencoder) -> list[bytes]:
     return [tensor.contiguous().numpy().tobytes() for tensor in model.state_dict().values()]
 
 
+CASES = [
+    ("leaky_relu", "same", {"lr_schedule": "cosine"}, (16, 8), 2),
+    ("leaky_relu", "same", {"lr_schedule": "cosine"}, (48, 32, 16), 4),
+    ("relu", "identity", {"weight_decay": 1e-3}, (16, 8), 2),
+    ("elu", "sigmoid", {}, (16, 8), 3),
+    ("tanh", "same", {"batch_size": 7}, (16, 8), 2),
+    ("gelu", "identity", {"early_stopping_patience": 1, "lr": 0.05}, (16, 8), 2),
+]
+
+
+def _train_with(trainer, small_dataset, network, config, **options):
+    seed_everything(3)
+    model = MLPAutoencoder(network)
+    data = small_dataset.x
+    arguments = (model, data[:60], data[60:70], data, config, 3, torch.device("cpu"))
+    if trainer == "plain":
+        history = train_autoencoder_reference(*arguments, fused_adam=True)
+    else:
+        history = train_network(*arguments, trainer=trainer)
+    return model, history
+
+
 @pytest.mark.parametrize(
-    ("activation", "output_activation", "overrides", "hidden", "latent"),
-    [
-        ("leaky_relu", "same", {"lr_schedule": "cosine"}, (16, 8), 2),
-        ("leaky_relu", "same", {"lr_schedule": "cosine"}, (48, 32, 16), 4),
-        ("relu", "identity", {"weight_decay": 1e-3}, (16, 8), 2),
-        ("elu", "sigmoid", {}, (16, 8), 3),
-        ("tanh", "same", {"batch_size": 7}, (16, 8), 2),
-        ("gelu", "identity", {"early_stopping_patience": 1, "lr": 0.05}, (16, 8), 2),
-    ],
+    ("activation", "output_activation", "overrides", "hidden", "latent"), CASES
 )
-def test_fast_loop_trains_bit_for_bit_what_the_plain_pytorch_loop_trains(
+def test_fast_path_trains_bit_for_bit_what_the_general_trainer_trains(
     small_dataset, activation, output_activation, overrides, hidden, latent
 ):
-    """The fast loop's gradients, batches, learning rates and losses are autograd's and the
-    DataLoader's exactly; its optimiser is PyTorch's fused Adam kernel, so it must equal the
-    plain loop run with ``torch.optim.Adam(fused=True)`` bit for bit."""
-    network = AutoencoderConfig(64, hidden, latent, activation, 0.2, output_activation)
+    """The fast step's gradients are autograd's, its optimiser is PyTorch's fused Adam
+    kernel, and the loop around both is the same: weights, losses and errors are equal."""
+    network = MLPConfig(64, hidden, latent, activation, 0.2, output_activation)
     config = TrainingConfig(**{"epochs": 6, "batch_size": 16, "lr": 3e-3, **overrides})
-    results = []
-    for train, options in (
-        (train_autoencoder, {}),
-        (train_autoencoder_reference, {"fused_adam": True}),
-    ):
-        seed_everything(3)
-        model = Autoencoder(network)
-        data = small_dataset.x
-        history = train(
-            model, data[:60], data[60:70], data, config, 3, torch.device("cpu"), **options
-        )
-        results.append((model, history))
-    (fast, fast_history), (plain, plain_history) = results
-    assert _state_bytes(fast) == _state_bytes(plain)
-    assert fast_history.train_loss == plain_history.train_loss
-    assert fast_history.best_epoch == plain_history.best_epoch
-    # The held-out and monitored curves go through the network in one pass rather than
-    # two: a matrix product's rounding can depend on how many rows it multiplies at once, so
-    # on this tiny network these agree to float precision (on the default one, exactly).
-    np.testing.assert_allclose(fast_history.holdout_loss, plain_history.holdout_loss, rtol=1e-6)
-    np.testing.assert_allclose(
-        fast_history.monitor_errors_array(), plain_history.monitor_errors_array(), rtol=1e-5
+    fast, fast_history = _train_with("auto", small_dataset, network, config)
+    general, general_history = _train_with("autograd", small_dataset, network, config)
+    assert _state_bytes(fast) == _state_bytes(general)
+    assert fast_history.train_loss == general_history.train_loss
+    assert fast_history.holdout_loss == general_history.holdout_loss
+    assert fast_history.best_epoch == general_history.best_epoch
+    np.testing.assert_array_equal(
+        fast_history.monitor_errors_array(), general_history.monitor_errors_array()
     )
 
 
-def test_todays_loop_with_unfused_adam_trains_an_equally_good_model(small_dataset):
-    """The reference as it was (``torch.optim.Adam`` without ``fused``) differs from the fast
-    loop only in Adam's rounding: the two reach the same loss."""
+@pytest.mark.parametrize(
+    ("activation", "output_activation", "overrides", "hidden", "latent"), CASES[::2]
+)
+def test_the_trainer_trains_what_a_plain_pytorch_loop_trains(
+    small_dataset, activation, output_activation, overrides, hidden, latent
+):
+    """Its batches are a shuffling ``DataLoader``'s and its learning rates a cosine
+    scheduler's: the plain loop with ``torch.optim.Adam(fused=True)`` gives the same weights."""
+    network = MLPConfig(64, hidden, latent, activation, 0.2, output_activation)
+    config = TrainingConfig(**{"epochs": 6, "batch_size": 16, "lr": 3e-3, **overrides})
+    ours, our_history = _train_with("autograd", small_dataset, network, config)
+    plain, plain_history = _train_with("plain", small_dataset, network, config)
+    assert _state_bytes(ours) == _state_bytes(plain)
+    assert our_history.train_loss == plain_history.train_loss
+    assert our_history.best_epoch == plain_history.best_epoch
+    # The held-out and monitored curves go through the network in one pass rather than
+    # two: a matrix product's rounding can depend on how many rows it multiplies at once, so
+    # on this tiny network these agree to float precision (on the default one, exactly).
+    np.testing.assert_allclose(our_history.holdout_loss, plain_history.holdout_loss, rtol=1e-6)
+    np.testing.assert_allclose(
+        our_history.monitor_errors_array(), plain_history.monitor_errors_array(), rtol=1e-5
+    )
+
+
+def test_the_fast_path_is_for_the_mlp_kind_only_and_optional():
+    model = MLPAutoencoder(NETWORK)
+    config = TrainingConfig(epochs=1, batch_size=4, lr=1e-3)
+    assert type(make_stepper(model, config, "auto")).__name__ == "FlatMLPStepper"
+    assert type(make_stepper(model, config, "autograd")).__name__ == "AutogradStepper"
+
+
+def test_every_private_api_of_the_fast_path_exists_in_this_torch():
+    """The pinned torch has every kernel the fast path calls; a torch upgrade that renames
+    one makes this (and importing the module) fail, never a silent fallback."""
+    fast_mlp.check_private_apis()
+    assert "torch._fused_adam_" in fast_mlp.PRIVATE_APIS
+
+
+def test_a_torch_without_a_private_kernel_fails_loudly(monkeypatch):
+    monkeypatch.delattr(torch, "_fused_adam_")
+    with pytest.raises(FastPathUnavailableError, match=r"torch\._fused_adam_.*trainer: autograd"):
+        fast_mlp.check_private_apis()
+
+
+def test_the_plain_loop_with_unfused_adam_trains_an_equally_good_model(small_dataset):
+    """The bench's yardstick (``torch.optim.Adam`` without ``fused``) differs from the
+    trainer only in Adam's rounding: the two reach the same loss."""
     config = TrainingConfig(epochs=30, batch_size=16, lr=3e-3, lr_schedule="cosine")
     losses = []
-    for train in (train_autoencoder, train_autoencoder_reference):
+    for train in (train_network, train_autoencoder_reference):
         seed_everything(3)
         data = small_dataset.x
         history = train(
-            Autoencoder(NETWORK), data[:60], data[60:70], data, config, 3, torch.device("cpu")
+            MLPAutoencoder(NETWORK), data[:60], data[60:70], data, config, 3, torch.device("cpu")
         )
         losses.append(history.holdout_loss[-1])
     assert losses[0] == pytest.approx(losses[1], rel=0.05)
 
 
-def test_trained_parameters_own_their_storage(small_dataset):
+@TRAINERS
+def test_trained_parameters_own_their_storage(small_dataset, trainer):
     """A checkpoint must hold each weight alone, not the flat training buffer."""
-    model, _ = _train(small_dataset)
+    model, _ = _train(small_dataset, trainer=trainer)
     storages = {parameter.untyped_storage().data_ptr() for parameter in model.parameters()}
     assert len(storages) == len(list(model.parameters()))
     assert all(parameter.grad is None for parameter in model.parameters())
@@ -148,8 +202,8 @@ def test_fused_adam_over_runs_of_the_flat_buffer_matches_torch_adam_per_tensor()
     """Runs that end after a tensor whose size is not a multiple of the vector width keep
     every element on the kernel's same (vector or scalar) code path: bit for bit equal."""
     torch.manual_seed(0)
-    network = Autoencoder(AutoencoderConfig(64, (48, 32, 16), 3, "leaky_relu", 0.2, "same"))
-    reference_network = Autoencoder(network.config)
+    network = MLPAutoencoder(MLPConfig(64, (48, 32, 16), 3, "leaky_relu", 0.2, "same"))
+    reference_network = MLPAutoencoder(network.config)
     reference_network.load_state_dict(network.state_dict())
     flat = _FlatNetwork(network)
     runs = flat.optimizer_tensors()
@@ -197,18 +251,18 @@ def test_learning_rates_are_the_schedulers(epochs, lr):
     assert learning_rates(constant) == [0.3, 0.3, 0.3]
 
 
-def test_training_imports_no_compiler():
-    """Neither ``torch._dynamo`` nor ``torch._inductor`` (most of a second each to import):
-    the stage never compiles, and torch's optimisers and deterministic switch import them."""
+def test_the_fast_path_imports_no_compiler():
+    """Neither ``torch._dynamo`` nor ``torch._inductor``: ``train_ae`` on the mlp kind never
+    compiles, and torch's optimisers and deterministic switch import them."""
     code = (
         "import sys, numpy as np, torch\n"
-        "from ae_anomaly.networks.autoencoder import Autoencoder, AutoencoderConfig\n"
-        "from ae_anomaly.networks.training import TrainingConfig, seed_everything, train_autoencoder\n"
+        "from ae_anomaly.networks.mlp import MLPAutoencoder, MLPConfig\n"
+        "from ae_anomaly.networks.training import TrainingConfig, seed_everything, train_network\n"
         "seed_everything(0)\n"
-        "model = Autoencoder(AutoencoderConfig(16, (8,), 2, 'leaky_relu', 0.2, 'same'))\n"
+        "model = MLPAutoencoder(MLPConfig(16, (8,), 2, 'leaky_relu', 0.2, 'same'))\n"
         "x = np.random.default_rng(0).random((40, 16)).astype(np.float32)\n"
         "config = TrainingConfig(epochs=2, batch_size=8, lr=1e-3, lr_schedule='cosine')\n"
-        "train_autoencoder(model, x[:30], x[30:35], x[35:], config, 0, torch.device('cpu'))\n"
+        "train_network(model, x[:30], x[30:35], x[35:], config, 0, torch.device('cpu'))\n"
         "loaded = [m for m in ('torch._dynamo', 'torch._inductor') if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
@@ -220,16 +274,16 @@ def test_epoch_loss_is_the_running_float32_sum():
     running = torch.zeros(())
     for index, loss in enumerate(losses):
         running += torch.tensor(loss) * min(4, 35 - index * 4)
-    assert _float32_weighted_sum(losses, 35, 4) == float(running)
+    assert float32_weighted_sum(losses, 35, 4) == float(running)
 
 
-def test_seeding_asks_for_deterministic_kernels_without_importing_the_compiler():
-    """``torch._inductor`` (what ``torch.use_deterministic_algorithms`` imports for
-    ``torch.compile``) takes most of a second to import; training never compiles."""
+def test_the_fast_path_asks_for_deterministic_kernels_without_importing_the_compiler():
+    """``torch._inductor`` is what ``torch.use_deterministic_algorithms`` imports for
+    ``torch.compile``; the fast path sets the same flag for eager kernels alone."""
     code = (
         "import sys, torch\n"
-        "from ae_anomaly.networks.training import seed_everything\n"
-        "seed_everything(0)\n"
+        "from ae_anomaly.networks.fast_mlp import deterministic_kernels\n"
+        "deterministic_kernels()\n"
         "assert torch.are_deterministic_algorithms_enabled()\n"
         "assert torch.is_deterministic_algorithms_warn_only_enabled()\n"
         "assert 'torch._inductor' not in sys.modules, 'the compiler was imported'\n"
@@ -241,7 +295,7 @@ def test_every_parameter_and_gradient_starts_on_a_64_byte_boundary():
     """As a tensor of its own would: MKL chooses its kernel by the output's alignment, and on
     an AMD EPYC a weight gradient written 4 or 8 bytes off rounded differently (the bit-for-bit
     test above failed there for layers with 2 or 3 biases)."""
-    model = Autoencoder(AutoencoderConfig(64, (16, 8), 3, "leaky_relu", 0.2, "same"))
+    model = MLPAutoencoder(MLPConfig(64, (16, 8), 3, "leaky_relu", 0.2, "same"))
     flat = _FlatNetwork(model)
     for parameter in model.parameters():
         assert parameter.data_ptr() % 64 == 0

@@ -26,8 +26,9 @@ def test_residual_detectors_follow_their_sections(default_params):
 
 
 def test_network_and_training_configs(default_params):
-    network = wiring.autoencoder_config(128, default_params.train_ae)
-    assert network.input_size == 128 and network.hidden_sizes == (256, 128, 32)
+    network = wiring.network(128, default_params.train_ae)
+    assert network.kind == "mlp" and network.input_size == 128
+    assert network.config.hidden_sizes == (256, 128, 32)
     training = wiring.training_config(default_params.train_ae)
     assert (training.epochs, training.batch_size, training.lr_schedule) == (500, 32, "cosine")
 

@@ -1,5 +1,5 @@
-"""The training loop of ``train_ae`` as it was before it was made fast: the reference for the
-speed benchmark and the bit-for-bit equality test of the fast loop (not part of the package).
+"""The plain PyTorch training loop: the yardstick of the speed benchmark (not part of the
+package, whose one trainer is ``ae_anomaly.networks.training``).
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from ae_anomaly.core.progress import Progress
-from ae_anomaly.networks.autoencoder import Autoencoder, as_tensor
-from ae_anomaly.networks.training import TrainingConfig, TrainingHistory, per_sample_mse
+from ae_anomaly.networks.base import Network, as_tensor, per_sample_mse
+from ae_anomaly.networks.training import TrainingConfig, TrainingHistory
 
 logger = logging.getLogger(__name__)
 
 
 def train_autoencoder_reference(
-    model: Autoencoder,
+    model: Network,
     train_x: np.ndarray,
     holdout_x: np.ndarray,
     monitor_x: np.ndarray,
@@ -29,14 +29,12 @@ def train_autoencoder_reference(
     inference_batch_size: int = 1024,
     fused_adam: bool = False,
 ) -> TrainingHistory:
-    """The training loop as it was before ``ae_anomaly.networks.training.train_autoencoder`` was made
-    fast: a ``DataLoader``, autograd, ``torch.optim.Adam`` over every parameter tensor, and
-    two inference passes per epoch. Kept runnable as the reference the fast loop is measured
-    against (``make bench-speed``, as it was: ``fused_adam=False``) and, with
-    ``fused_adam=True`` (PyTorch's one-kernel Adam, which the fast loop uses), must equal bit
-    for bit (``tests/test_training.py``).
-
-    Fit ``model`` to reconstruct ``train_x`` (normal curves only) with MSE and Adam.
+    """The loop as a PyTorch user writes it: a ``DataLoader``, autograd on the MSE,
+    ``torch.optim.Adam`` over every parameter tensor, and two inference passes per epoch.
+    ``make bench-speed`` measures the package's trainer against it (``fused_adam=False``, as
+    it was written); with ``fused_adam=True`` it must train bit for bit what the package's
+    trainer trains (``tests/test_training.py``), which checks the batches are a
+    ``DataLoader``'s.
 
     After every epoch it records the mean training loss, the loss on ``holdout_x`` (normal
     curves the model never trains on) and each ``monitor_x`` row's error (the article's

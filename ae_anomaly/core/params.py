@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from ae_anomaly.core.types import InputError
 
@@ -132,12 +140,46 @@ class BaselinesParams(_Section):
     n_jobs: int
 
 
-class TrainAEParams(_Section):
+# Network kinds ------------------------------------------------------------------------------
+# ``train_ae.network`` is one of these, chosen by its ``kind``; each is the settings of one
+# module of ``ae_anomaly/networks/`` (its registry maps the kind to the class). Adding a kind
+# is that module, one class here added to ``NetworkParams``, and its registry entry.
+
+
+class MLPNetworkParams(_Section):
+    """The article's fully connected autoencoder (``ae_anomaly/networks/mlp.py``)."""
+
+    kind: Literal["mlp"] = "mlp"
     hidden_sizes: list[PositiveInt]
     latent_dim: PositiveInt
     activation: Literal["leaky_relu", "relu", "elu", "tanh", "gelu"]
     negative_slope: NonNegativeFloat
     output_activation: Literal["same", "identity", "sigmoid"]
+
+
+def _network_kind(value: object) -> str | None:
+    """The discriminator: a section without ``kind`` is the default kind, ``mlp``."""
+    if isinstance(value, dict):
+        return str(value.get("kind", "mlp"))
+    return getattr(value, "kind", None)
+
+
+NetworkParams = Annotated[
+    Annotated[MLPNetworkParams, Tag("mlp")],
+    Discriminator(_network_kind),
+]
+
+
+def network_settings(network: BaseModel) -> dict[str, object]:
+    """A network section as the plain settings its kind's config is built from (no kind)."""
+    return network.model_dump(exclude={"kind"})
+
+
+class TrainAEParams(_Section):
+    network: NetworkParams
+    #: ``auto``: the kind's fast path where it has one (``mlp``), the same weights bit for
+    #: bit; ``autograd``: the general trainer for every kind.
+    trainer: Literal["auto", "autograd"]
     epochs: PositiveInt
     batch_size: PositiveInt
     lr: PositiveFloat

@@ -45,7 +45,7 @@ from ae_anomaly.features.residuals import (
 )
 
 if TYPE_CHECKING:
-    from ae_anomaly.networks.autoencoder import Autoencoder
+    from ae_anomaly.networks.base import Network
 
 FORMAT_VERSION = 1
 #: Fewer rows than this per thread are not worth a second thread.
@@ -130,7 +130,7 @@ class CurveDetector:
 
     def __init__(
         self,
-        network: Autoencoder,
+        network: Network,
         normalize: Normalize,
         threshold_error: ErrorKind,
         threshold: float,
@@ -139,7 +139,7 @@ class CurveDetector:
         threads: int = 1,
         device: str = "cpu",
     ):
-        from ae_anomaly.networks.autoencoder import select_device
+        from ae_anomaly.networks.base import select_device
 
         self.network = network.eval()
         self.normalize = normalize
@@ -159,7 +159,7 @@ class CurveDetector:
 
     @property
     def curve_length(self) -> int:
-        return self.network.config.input_size
+        return self.network.input_size
 
     # Scoring ----------------------------------------------------------------------------------
 
@@ -194,7 +194,7 @@ class CurveDetector:
 
     def residuals(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The curves as the model sees them (normalised) and their residuals."""
-        from ae_anomaly.networks.autoencoder import reconstruct
+        from ae_anomaly.networks.base import reconstruct
 
         curves = normalize_curves(self.check_curves(x), self.normalize)
         reconstruction = reconstruct(self.network, curves, self.device, self.batch_size)
@@ -275,7 +275,7 @@ class CurveDetector:
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu", threads: int = 1) -> CurveDetector:
         """Read a folder written by :func:`pack_detector` (no pickle is read)."""
-        from ae_anomaly.networks.autoencoder import load_autoencoder
+        from ae_anomaly.networks.checkpoint import load_network
 
         folder = Path(folder)
         try:
@@ -298,7 +298,7 @@ class CurveDetector:
                 else ResidualForest.from_config(entry, load_arrays(folder / f"{name}.npz"))
             )
         return cls(
-            load_autoencoder(folder / NETWORK_FILE),
+            load_network(folder / NETWORK_FILE),
             normalize=config["normalize"],
             threshold_error=config["ae_threshold"]["error"],
             threshold=float(config["ae_threshold"]["threshold"]),

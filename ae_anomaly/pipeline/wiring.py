@@ -22,6 +22,7 @@ from ae_anomaly.core.params import (
     Params,
     SyntheticParams,
     TrainAEParams,
+    network_settings,
 )
 from ae_anomaly.core.threads import resolve_n_jobs
 
@@ -34,8 +35,8 @@ if TYPE_CHECKING:
     from ae_anomaly.detectors.base import AnomalyDetector
     from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
     from ae_anomaly.detectors.residual_forests import DifferenceForest, HistogramForest
-    from ae_anomaly.networks.autoencoder import Autoencoder, AutoencoderConfig
-    from ae_anomaly.networks.training import TrainingConfig
+    from ae_anomaly.networks.base import Network
+    from ae_anomaly.networks.training import Trainer, TrainingConfig
 
 
 def pool_and_validation(
@@ -114,18 +115,12 @@ def baseline_detectors(params: BaselinesParams, seed: int) -> dict[str, AnomalyD
     }
 
 
-def autoencoder_config(input_size: int, params: TrainAEParams) -> AutoencoderConfig:
-    """The network's shape; its input width always comes from the data."""
-    from ae_anomaly.networks.autoencoder import AutoencoderConfig
+def network(input_size: int, params: TrainAEParams) -> Network:
+    """The untrained network of the kind ``train_ae.network`` names; its input width always
+    comes from the data."""
+    from ae_anomaly.networks.registry import build_network
 
-    return AutoencoderConfig(
-        input_size=input_size,
-        hidden_sizes=tuple(params.hidden_sizes),
-        latent_dim=params.latent_dim,
-        activation=params.activation,
-        negative_slope=params.negative_slope,
-        output_activation=params.output_activation,
-    )
+    return build_network(params.network.kind, input_size, network_settings(params.network))
 
 
 def training_config(params: TrainAEParams) -> TrainingConfig:
@@ -147,7 +142,7 @@ class AutoencoderFit:
     network, the normalised curves it trains on, holds out and monitors, and how it trains.
     ``train_ae`` runs it, and ``make bench-speed`` times the very same fit."""
 
-    model: Autoencoder
+    model: Network
     fit_x: np.ndarray
     holdout_x: np.ndarray
     monitor_x: np.ndarray
@@ -156,9 +151,11 @@ class AutoencoderFit:
     config: TrainingConfig
     seed: int
     device: torch.device
+    #: ``train_ae.trainer``: the kind's fast path where it has one, or autograd.
+    trainer: Trainer
 
     def arguments(self) -> tuple[Any, ...]:
-        """What ``train_autoencoder`` (or the reference loop) takes, in its order."""
+        """What ``train_network`` (or the reference loop) takes first, in its order."""
         return (
             self.model,
             self.fit_x,
@@ -174,7 +171,7 @@ def autoencoder_fit(params: Params, train: Dataset, test: Dataset, device: str) 
     """Hold out part of ``train``'s normal curves, seed torch, build the network, and
     normalise the curves as ``preprocess`` says; ``test`` is what gets monitored per epoch."""
     from ae_anomaly.features.preprocessing import normalize_curves
-    from ae_anomaly.networks.autoencoder import Autoencoder, select_device
+    from ae_anomaly.networks.base import select_device
     from ae_anomaly.networks.training import seed_everything, split_holdout
 
     config, seed, normalize = params.train_ae, params.base.seed, params.preprocess.normalize
@@ -182,7 +179,7 @@ def autoencoder_fit(params: Params, train: Dataset, test: Dataset, device: str) 
     fit_rows, holdout_rows = split_holdout(len(normal), config.holdout_fraction, seed)
     seed_everything(seed)
     selected = select_device(device)
-    model = Autoencoder(autoencoder_config(train.x.shape[1], config))
+    model = network(train.x.shape[1], config)
     normalized = normalize_curves(normal, normalize)
     return AutoencoderFit(
         model=model,
@@ -193,6 +190,7 @@ def autoencoder_fit(params: Params, train: Dataset, test: Dataset, device: str) 
         config=training_config(config),
         seed=seed,
         device=selected,
+        trainer=config.trainer,
     )
 
 

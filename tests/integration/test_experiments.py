@@ -22,7 +22,7 @@ def test_parallel_queued_sweep_gives_experiments_and_complete_mlflow_runs(repo_c
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-q", "-m", "baseline results")
     runs_before = len(runs_of(repo))
-    dvc(repo, "exp", "run", "--queue", "-S", "train_ae.latent_dim=2,8")
+    dvc(repo, "exp", "run", "--queue", "-S", "train_ae.network.latent_dim=2,8")
     start_queue(repo, jobs=2)
     try:
         status = wait_for_queue(repo)
@@ -41,7 +41,9 @@ def test_parallel_queued_sweep_gives_experiments_and_complete_mlflow_runs(repo_c
     assert shares == {str(max(1, available_cores() // 2))}, shares
 
     experiments = experiments_of(repo)
-    assert sorted(e["params"]["train_ae"]["latent_dim"] for e in experiments.values()) == [2, 8]
+    assert sorted(
+        e["params"]["train_ae"]["network"]["latent_dim"] for e in experiments.values()
+    ) == [2, 8]
     for experiment in experiments.values():
         metrics = experiment["metrics"]["metrics/validation.json"]
         assert set(metrics) >= {"histogram_forest", "ae_threshold", "one_class_svm"}
@@ -50,8 +52,8 @@ def test_parallel_queued_sweep_gives_experiments_and_complete_mlflow_runs(repo_c
     assert sorted(r.data.tags["dvc.exp_name"] for r in runs) == sorted(experiments)
     for mlflow_run in runs:
         experiment = experiments[mlflow_run.data.tags["dvc.exp_name"]]
-        assert mlflow_run.data.params["train_ae.latent_dim"] == str(
-            experiment["params"]["train_ae"]["latent_dim"]
+        assert mlflow_run.data.params["train_ae.network.latent_dim"] == str(
+            experiment["params"]["train_ae"]["network"]["latent_dim"]
         )
         assert_run_is_complete(
             repo,
