@@ -93,8 +93,6 @@ def detector_folder(fitted, tmp_path_factory: pytest.TempPathFactory) -> Path:
         folder / "ae.pt",
         DETECTOR_CURVE_LENGTH,
         "zscore",
-        threshold,
-        histogram,
-        difference,
+        {"ae_threshold": threshold, "difference_forest": difference, "histogram_forest": histogram},
         batch_size=64,
     )

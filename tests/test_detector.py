@@ -34,9 +34,11 @@ def _pack(folder, fitted, histogram=None, difference=None):
         fitted[0] / "ae.pt",
         LENGTH,
         "zscore",
-        threshold,
-        fitted_histogram if histogram is None else histogram,
-        fitted_difference if difference is None else difference,
+        {
+            "ae_threshold": threshold,
+            "difference_forest": fitted_difference if difference is None else difference,
+            "histogram_forest": fitted_histogram if histogram is None else histogram,
+        },
         batch_size=64,
     )
 
@@ -131,7 +133,7 @@ def test_digest_follows_the_bytes(tmp_path, fitted):
     first, second = _pack(tmp_path / "a", fitted), _pack(tmp_path / "b", fitted)
     assert folder_digest(first) == folder_digest(second)
     config = json.loads((second / CONFIG_FILE).read_text())
-    config["ae_threshold"]["threshold"] *= 2
+    config["detectors"]["ae_threshold"]["threshold"] *= 2
     (second / CONFIG_FILE).write_text(json.dumps(config))
     assert folder_digest(first) != folder_digest(second)
 

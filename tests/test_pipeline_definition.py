@@ -30,6 +30,16 @@ def test_no_stage_depends_on_code_it_does_not_run():
     assert [name for name, stage in STAGES.items() if generator in stage["deps"]] == ["generate"]
 
 
+def test_residual_detectors_named_in_the_model_list_are_deps_of_what_fits_and_scores_them():
+    """The registry imports them by their ``"module:Class"`` names; DVC must still rerun the
+    stages that fit or score them when their code changes."""
+    for stage in ("detector", "evaluate"):
+        deps = STAGES[stage]["deps"]
+        assert "ae_anomaly/detectors/residual_forests.py" in deps, stage
+        assert "ae_anomaly/detectors/reconstruction.py" in deps, stage
+    assert "ae_anomaly/detectors/residual_forests.py" not in STAGES["residuals"]["deps"]
+
+
 def test_plots_section_is_generated_from_the_models():
     _, section = dvc_plots.split_dvc_yaml((REPO_ROOT / "dvc.yaml").read_text())
     assert section == dvc_plots.plots_section(), "run `python -m tooling.dvc_plots`"

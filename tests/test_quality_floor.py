@@ -17,11 +17,9 @@ from ae_anomaly.features.residuals import residuals
 from ae_anomaly.networks.base import reconstruct
 from ae_anomaly.networks.training import seed_everything, split_holdout, train_network
 from ae_anomaly.pipeline.wiring import (
-    ae_threshold,
     bump_curves,
-    difference_forest,
-    histogram_forest,
     network,
+    residual_detectors,
     training_config,
 )
 from ae_anomaly.report.evaluation import evaluate_detector
@@ -62,7 +60,12 @@ def small_run(default_params):
     def residuals_of(x: np.ndarray) -> np.ndarray:
         return residuals(x, reconstruct(model, x, cpu, batch_size=512))
 
-    detector = ae_threshold(default_params.ae_threshold).fit(residuals_of(normal[holdout_rows]))
+    detectors = residual_detectors(
+        default_params.model_copy(
+            update={"base": default_params.base.model_copy(update={"seed": SEED})}
+        )
+    )
+    detector = detectors.pop("ae_threshold").fit(residuals_of(normal[holdout_rows]))
     validation_residuals = residuals_of(validation.x)
     results = {
         "ae_threshold": evaluate_detector(
@@ -71,12 +74,8 @@ def small_run(default_params):
             detector.predict(validation_residuals),
         ).metrics
     }
-    forests = {
-        "histogram_forest": histogram_forest(default_params.histogram_forest, SEED),
-        "difference_forest": difference_forest(default_params.difference_forest, SEED),
-    }
     for name, prediction in fit_and_predict(
-        forests, residuals_of(test.x), test.y, validation_residuals
+        detectors, residuals_of(test.x), test.y, validation_residuals
     ).items():
         results[name] = evaluate_detector(validation.y, prediction.score, prediction.label).metrics
     return results

@@ -16,12 +16,15 @@ def test_baselines_follow_their_section_and_the_seed(default_params):
 
 
 def test_residual_detectors_follow_their_sections(default_params):
-    histogram = wiring.histogram_forest(default_params.histogram_forest, seed=3)
+    detectors = wiring.residual_detectors(default_params)
+    assert list(detectors) == ["ae_threshold", "difference_forest", "histogram_forest"]
+    histogram = detectors["histogram_forest"]
     assert histogram.bins == default_params.histogram_forest.bins
-    assert histogram.value_range is None and histogram.random_state == 3
-    difference = wiring.difference_forest(default_params.difference_forest, seed=3)
+    assert histogram.value_range is None
+    assert histogram.random_state == default_params.base.seed
+    difference = detectors["difference_forest"]
     assert difference.n_estimators == default_params.difference_forest.n_estimators
-    threshold = wiring.ae_threshold(default_params.ae_threshold)
+    threshold = detectors["ae_threshold"]
     assert (threshold.error, threshold.quantile) == ("max_abs", 0.99)
 
 

@@ -6,16 +6,38 @@ code it runs and nothing else. Imports are followed statically and transitively,
 module-level imports of ``wiring`` plus the imports inside ``baseline_detectors`` (and inside
 the module's other functions it calls), not those of every other function there.
 ``if TYPE_CHECKING:`` imports are annotations only and are not followed.
+
+One import is by name, not by statement: the model list (``ae_anomaly/core/models.py``)
+names each residual detector's class as a ``"module:Class"`` string, which
+``ae_anomaly.detectors.registry`` imports. Whatever uses that module uses every class so
+named (:data:`NAMED_IMPORTS`).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 PACKAGE = "ae_anomaly"
 ROOT = Path(__file__).resolve().parents[1]
+#: A module that imports classes by name -> the module whose ``"module:Class"`` strings name them.
+NAMED_IMPORTS = {"ae_anomaly.detectors.registry": "ae_anomaly.core.models"}
+_NAMED_CLASS = re.compile(rf"^({PACKAGE}(?:\.\w+)+):(\w+)$")
+
+
+def named_classes(module_name: str, root: Path = ROOT) -> list[tuple[str, tuple[str, ...]]]:
+    """``(module, (Class,))`` for every ``"module:Class"`` string constant in a module."""
+    path = module_file(module_name, root)
+    if path is None:
+        return []
+    return [
+        (match.group(1), (match.group(2),))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if (match := _NAMED_CLASS.match(node.value))
+    ]
 
 
 def module_file(name: str, root: Path = ROOT) -> Path | None:
@@ -115,6 +137,9 @@ class StageImports:
             seen.add("<module>")
             for edge in module.top_level_imports:
                 self._follow(*edge)
+            if module_name in NAMED_IMPORTS:
+                for edge in named_classes(NAMED_IMPORTS[module_name], self.root):
+                    self._follow(*edge)
             pending += [name for name in module.top_level_names if name in module.definitions]
         requested = list(module.definitions) if names is None else list(names)
         for name in requested:

@@ -2,15 +2,19 @@
 it, from the command line, from Python and over HTTP.
 
 It holds everything between a raw curve and a verdict: the curve length it expects, the
-per-curve normalisation, the autoencoder, and the three detectors on its residuals
-(``ae_threshold``, ``histogram_forest``, ``difference_forest``) with their cuts. ``evaluate``
-scores the validation curves with this very object, loaded from the pipeline's output, so the
-figures a reviewer reads are the deployed detector's.
+per-curve normalisation, the network, and every detector on its residuals (the model list's
+residual detectors: ``ae_threshold``, ``difference_forest``, ``histogram_forest``) with their
+cuts. ``evaluate`` scores the validation curves with this very object, loaded from the
+pipeline's output, so the figures a reviewer reads are the deployed detector's.
+
+Nothing here knows one residual detector from another: each packs itself into the folder and
+unpacks into the object that scores it (:mod:`ae_anomaly.detectors.residual`).
 
 On disk it is a folder of plain files and nothing else (no pickle, loadable from an
-untrusted source without running code): ``detector.json`` (settings and cuts),
-``autoencoder.pt`` (weights, loaded with ``weights_only=True``) and one ``.npz`` of node tables
-per fitted forest (loaded with ``allow_pickle=False``).
+untrusted source without running code): ``detector.json`` (settings, and each residual
+detector's JSON part), ``autoencoder.pt`` (the network's kind, config and weights, loaded
+with ``weights_only=True``) and whatever plain files a residual detector writes (the forests:
+one ``.npz`` of node tables each, loaded with ``allow_pickle=False``).
 """
 
 from __future__ import annotations
@@ -21,33 +25,23 @@ import json
 import shutil
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ae_anomaly.core.models import RESIDUAL_MODEL_NAMES
-from ae_anomaly.core.storage import load_arrays, save_arrays, save_json, unreadable_file
+from ae_anomaly.core.storage import save_json, unreadable_file
 from ae_anomaly.core.types import InputError, ModelOutput, NotFitted, Predictions
-from ae_anomaly.detectors.forest import anomaly_score, forest_labels
-from ae_anomaly.detectors.packed_forest import ForestScorer, PackedForest
-from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
-from ae_anomaly.detectors.residual_forests import DifferenceForest, HistogramForest
+from ae_anomaly.detectors.registry import residual_detector_classes
+from ae_anomaly.detectors.residual import PackedResidualDetector, ResidualDetector
 from ae_anomaly.features.preprocessing import Normalize, normalize_curves
-from ae_anomaly.features.residuals import (
-    ErrorKind,
-    ResidualKind,
-    reconstruction_errors,
-    residuals,
-    row_histograms,
-    transform_residuals,
-)
+from ae_anomaly.features.residuals import ResidualRows, residuals
 
 if TYPE_CHECKING:
     from ae_anomaly.networks.base import Network
 
-FORMAT_VERSION = 1
+#: 2: the residual detectors under ``detectors``; 1 (still read): one top-level key each.
+FORMAT_VERSION = 2
 #: Fewer rows than this per thread are not worth a second thread.
 _MIN_CHUNK_ROWS = 1024
 CONFIG_FILE = "detector.json"
@@ -64,65 +58,6 @@ class DetectorFileError(InputError):
     """A folder that is not a detector this version can load."""
 
 
-@dataclass(frozen=True)
-class ResidualForest:
-    """A fitted residual forest, packed: how its features are made, its trees, its cut."""
-
-    residual: ResidualKind
-    forest: PackedForest
-    threshold: float
-    votes_decide: bool
-    #: The histogram forest's bins and range; ``None`` for the difference forest.
-    bins: int | None = None
-    value_range: tuple[float, float] | None = None
-
-    @classmethod
-    def from_fitted(cls, fitted: HistogramForest | DifferenceForest) -> ResidualForest:
-        is_histogram = isinstance(fitted, HistogramForest)
-        return cls(
-            residual=fitted.residual,
-            forest=PackedForest.from_sklearn(fitted.forest_.model_),
-            threshold=float(fitted.forest_.threshold_),
-            votes_decide=bool(fitted.forest_.votes_decide_),
-            bins=fitted.bins if is_histogram else None,
-            value_range=fitted.value_range_ if is_histogram else None,
-        )
-
-    def features(self, values: np.ndarray) -> np.ndarray:
-        """What the forest sees of residual rows: a histogram per row, or the folded rows."""
-        return self.features_of_folded(transform_residuals(values, self.residual))
-
-    def features_of_folded(self, folded: np.ndarray) -> np.ndarray:
-        """:meth:`features` from rows already folded as ``residual`` says."""
-        if self.bins is None:
-            return folded
-        assert self.value_range is not None
-        return row_histograms(folded, self.bins, self.value_range)
-
-    def config(self) -> dict[str, Any]:
-        return {
-            "residual": self.residual,
-            "threshold": self.threshold,
-            "votes_decide": self.votes_decide,
-            "bins": self.bins,
-            "value_range": None if self.value_range is None else list(self.value_range),
-        }
-
-    @classmethod
-    def from_config(
-        cls, config: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
-    ) -> ResidualForest:
-        value_range = config["value_range"]
-        return cls(
-            residual=config["residual"],
-            forest=PackedForest.from_arrays(arrays),
-            threshold=float(config["threshold"]),
-            votes_decide=bool(config["votes_decide"]),
-            bins=config["bins"],
-            value_range=None if value_range is None else (value_range[0], value_range[1]),
-        )
-
-
 class CurveDetector:
     """Scores raw curves: ``score`` gives each detector's anomaly scores (higher = more
     anomalous) and 0/1 labels; ``score_table`` the same as named columns. Built by
@@ -132,9 +67,7 @@ class CurveDetector:
         self,
         network: Network,
         normalize: Normalize,
-        threshold_error: ErrorKind,
-        threshold: float,
-        forests: Mapping[str, ResidualForest | NotFitted],
+        detectors: Mapping[str, PackedResidualDetector | NotFitted],
         batch_size: int = 1024,
         threads: int = 1,
         device: str = "cpu",
@@ -143,18 +76,12 @@ class CurveDetector:
 
         self.network = network.eval()
         self.normalize = normalize
-        self.threshold_error = threshold_error
-        self.threshold = threshold
-        self.forests = dict(forests)
+        #: Every residual detector by model name, in the model list's order.
+        self.detectors = dict(detectors)
         self.batch_size = batch_size
         self.threads = max(1, threads)
         self.device = select_device(device)
         self.network.to(self.device)
-        self._scorers: dict[str, ForestScorer] = {
-            name: forest.forest.scorer()
-            for name, forest in self.forests.items()
-            if isinstance(forest, ResidualForest)
-        }
         self._pool: ThreadPoolExecutor | None = None
 
     @property
@@ -202,7 +129,7 @@ class CurveDetector:
 
     def score_residuals(self, values: np.ndarray) -> dict[str, ModelOutput]:
         """Every residual detector's output on residual rows (what ``score`` does after the
-        autoencoder), in the order of :data:`~ae_anomaly.core.models.RESIDUAL_MODEL_NAMES`.
+        network), in the model list's order.
 
         With ``threads`` > 1, the rows are split into that many chunks scored side by side
         (the histograms, the trees and NumPy release the GIL); every row's numbers are the
@@ -227,32 +154,11 @@ class CurveDetector:
         return merged
 
     def _score_chunk(self, values: np.ndarray) -> dict[str, ModelOutput]:
-        folded: dict[ResidualKind, np.ndarray] = {}  # each folding computed once, shared
-
-        def fold(kind: ResidualKind) -> np.ndarray:
-            if kind not in folded:
-                folded[kind] = transform_residuals(values, kind)
-            return folded[kind]
-
-        if self.threshold_error == "max_abs":  # the same numbers reconstruction_errors gives
-            errors = fold("absolute").max(axis=1).astype(np.float64)
-        else:
-            errors = reconstruction_errors(values, self.threshold_error)
-        outputs: dict[str, ModelOutput] = {
-            "ae_threshold": Predictions(errors, (errors > self.threshold).astype(np.int64))
+        rows = ResidualRows(values)  # each folding computed once, shared by the detectors
+        return {
+            name: detector if isinstance(detector, NotFitted) else detector.score(rows)
+            for name, detector in self.detectors.items()
         }
-        for name, forest in self.forests.items():
-            if isinstance(forest, NotFitted):
-                outputs[name] = forest
-                continue
-            features = forest.features_of_folded(fold(forest.residual))
-            proba = self._scorers[name].predict_proba(features)
-            classes = forest.forest.classes
-            outputs[name] = Predictions(
-                anomaly_score(proba, classes),
-                forest_labels(proba, classes, forest.votes_decide, forest.threshold),
-            )
-        return {name: outputs[name] for name in RESIDUAL_MODEL_NAMES}
 
     def score(self, x: np.ndarray) -> dict[str, ModelOutput]:
         """Each detector's anomaly scores and labels for raw curves ``x``."""
@@ -264,11 +170,12 @@ class CurveDetector:
         return table_columns(self.score(x))
 
     def features(self, name: str, values: np.ndarray) -> np.ndarray:
-        """What the forest ``name`` sees of residual rows (the histogram forest's histograms)."""
-        forest = self.forests[name]
-        if isinstance(forest, NotFitted):
-            raise ValueError(f"{name} is not fitted: {forest.reason}")
-        return forest.features(values)
+        """What the residual detector ``name`` sees of residual rows (the histogram forest's
+        histograms), for the figures."""
+        detector = self.detectors[name]
+        if isinstance(detector, NotFitted):
+            raise ValueError(f"{name} is not fitted: {detector.reason}")
+        return detector.features(values)  # type: ignore[attr-defined]
 
     # Files ------------------------------------------------------------------------------------
 
@@ -284,29 +191,51 @@ class CurveDetector:
             raise DetectorFileError(f"{folder}: no {CONFIG_FILE}; not a detector folder") from None
         except (OSError, ValueError) as error:
             raise unreadable_file(folder / CONFIG_FILE, error) from None
-        if config.get("format") != FORMAT_VERSION:
-            raise DetectorFileError(
-                f"{folder}: detector format {config.get('format')!r}, this version reads "
-                f"{FORMAT_VERSION}"
-            )
-        forests: dict[str, ResidualForest | NotFitted] = {}
-        for name in RESIDUAL_MODEL_NAMES[1:]:
-            entry = config[name]
-            forests[name] = (
-                NotFitted(entry["not_fitted"])
-                if "not_fitted" in entry
-                else ResidualForest.from_config(entry, load_arrays(folder / f"{name}.npz"))
-            )
+        classes = residual_detector_classes()
+        detectors: dict[str, PackedResidualDetector | NotFitted] = {}
+        for name, entry in _detector_entries(folder, config).items():
+            if "not_fitted" in entry:
+                detectors[name] = NotFitted(entry["not_fitted"])
+            elif name not in classes:
+                raise DetectorFileError(
+                    f"{folder}: holds a residual detector {name!r} this version does not know "
+                    f"(it knows {', '.join(classes)}); score it with the version that wrote it"
+                )
+            else:
+                detectors[name] = classes[name].unpack(entry, folder, name, threads)
         return cls(
             load_network(folder / NETWORK_FILE),
             normalize=config["normalize"],
-            threshold_error=config["ae_threshold"]["error"],
-            threshold=float(config["ae_threshold"]["threshold"]),
-            forests=forests,
+            detectors=detectors,
             batch_size=int(config["batch_size"]),
             threads=threads,
             device=device,
         )
+
+
+def _detector_entries(folder: Path, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each residual detector's JSON part, by name, from either folder format."""
+    version = config.get("format")
+    if version == FORMAT_VERSION:
+        return dict(config["detectors"])
+    if version == 1:  # one top-level key per detector, before detectors packed themselves
+        return {name: config[name] for name in _FORMAT_1_DETECTORS}
+    raise DetectorFileError(
+        f"{folder}: detector format {version!r}, this version reads {FORMAT_VERSION} (and 1)"
+    )
+
+
+def fitted_detector_names(folder: str | Path) -> list[str]:
+    """The residual detectors a detector folder scores with (those fitted), in its order:
+    each gives a ``<name>_score`` and a ``<name>_label`` column."""
+    folder = Path(folder)
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    entries = _detector_entries(folder, config)
+    return [name for name, entry in entries.items() if "not_fitted" not in entry]
+
+
+#: The residual detectors a format-1 folder holds, in its order.
+_FORMAT_1_DETECTORS = ("ae_threshold", "difference_forest", "histogram_forest")
 
 
 def pack_detector(
@@ -314,30 +243,25 @@ def pack_detector(
     network_file: str | Path,
     curve_length: int,
     normalize: Normalize,
-    ae_threshold: ReconstructionThresholdDetector,
-    histogram_forest: HistogramForest | NotFitted,
-    difference_forest: DifferenceForest | NotFitted,
+    detectors: Mapping[str, ResidualDetector | NotFitted],
     batch_size: int,
 ) -> Path:
-    """Write the detector folder from what the pipeline fitted: the autoencoder's checkpoint
-    (copied byte for byte), the threshold's cut and the two forests (packed, or the reason
-    they could not be fitted). Needs no torch: the network is only copied."""
+    """Write the detector folder from what the pipeline fitted: the network's checkpoint
+    (copied byte for byte) and every residual detector (packed by itself, or the reason it
+    could not be fitted). Needs no torch: the network is only copied."""
     folder = Path(folder)
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     shutil.copyfile(network_file, folder / NETWORK_FILE)
-    forests: dict[str, Any] = {}
-    for name, fitted in (
-        ("histogram_forest", histogram_forest),
-        ("difference_forest", difference_forest),
-    ):
-        if isinstance(fitted, NotFitted):
-            forests[name] = {"not_fitted": fitted.reason}
-            continue
-        packed = ResidualForest.from_fitted(fitted)
-        forests[name] = packed.config()
-        save_arrays(folder / f"{name}.npz", packed.forest.to_arrays())
+    entries = {
+        name: (
+            {"not_fitted": detector.reason}
+            if isinstance(detector, NotFitted)
+            else detector.pack(folder, name)
+        )
+        for name, detector in detectors.items()
+    }
     save_json(
         folder / CONFIG_FILE,
         {
@@ -345,11 +269,7 @@ def pack_detector(
             "curve_length": curve_length,
             "normalize": normalize,
             "batch_size": batch_size,
-            "ae_threshold": {
-                "error": ae_threshold.error,
-                "threshold": float(ae_threshold.threshold_),
-            },
-            **forests,
+            "detectors": entries,
             "versions": _versions(),
         },
     )

@@ -29,6 +29,29 @@ def transform_residuals(values: np.ndarray, kind: ResidualKind) -> np.ndarray:
     raise ValueError(f"unknown residual kind {kind!r}")
 
 
+class ResidualRows:
+    """Residual rows with each folding computed at most once, shared by every detector that
+    scores them (the histogram and difference forests both fold to ``absolute``)."""
+
+    def __init__(self, values: np.ndarray):
+        self.values = values
+        self._folded: dict[ResidualKind, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def folded(self, kind: ResidualKind) -> np.ndarray:
+        if kind not in self._folded:
+            self._folded[kind] = transform_residuals(self.values, kind)
+        return self._folded[kind]
+
+    def errors(self, kind: ErrorKind) -> np.ndarray:
+        """:func:`reconstruction_errors`, from the shared folding where one serves."""
+        if kind == "max_abs":
+            return self.folded("absolute").max(axis=1).astype(np.float64)
+        return reconstruction_errors(self.values, kind)
+
+
 def reconstruction_errors(values: np.ndarray, kind: ErrorKind = "mse") -> np.ndarray:
     """One error per curve: mean squared residual (the article's loss) or the largest |residual|.
 

@@ -86,13 +86,13 @@ def measure_validation(files: ValidationFiles, example_curves: int) -> Validatio
         **detector.score_residuals(residuals),
     }
     evaluations = evaluate_models(validation.y, outputs)
-    histogram_forest = detector.forests["histogram_forest"]
+    histogram_forest = detector.detectors["histogram_forest"]
     histograms = (
         {}
         if isinstance(histogram_forest, NotFitted)
         else {
             "validation": detector.features("histogram_forest", residuals),
-            "range": np.asarray(histogram_forest.value_range),
+            "range": np.asarray(histogram_forest.value_range),  # type: ignore[attr-defined]
         }
     )
     write_metrics(files.metrics, evaluations)

@@ -14,11 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ae_anomaly.core.params import (
-    AEThresholdParams,
     BaselinesParams,
-    DifferenceForestParams,
     GenerateParams,
-    HistogramForestParams,
     Params,
     SyntheticParams,
     TrainAEParams,
@@ -33,8 +30,7 @@ if TYPE_CHECKING:
     from ae_anomaly.core.types import Dataset
     from ae_anomaly.data.synthetic import BumpCurves
     from ae_anomaly.detectors.base import AnomalyDetector
-    from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
-    from ae_anomaly.detectors.residual_forests import DifferenceForest, HistogramForest
+    from ae_anomaly.detectors.residual import ResidualDetector
     from ae_anomaly.networks.base import Network
     from ae_anomaly.networks.training import Trainer, TrainingConfig
 
@@ -194,40 +190,12 @@ def autoencoder_fit(params: Params, train: Dataset, test: Dataset, device: str) 
     )
 
 
-def ae_threshold(params: AEThresholdParams) -> ReconstructionThresholdDetector:
-    from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
+def residual_detectors(params: Params) -> dict[str, ResidualDetector]:
+    """Every residual detector of the model list, unfitted, each from the ``params.yaml``
+    section of its name."""
+    from ae_anomaly.detectors.registry import residual_detector_classes
 
-    return ReconstructionThresholdDetector(
-        error=params.error, quantile=params.quantile, margin=params.margin
-    )
-
-
-def histogram_forest(params: HistogramForestParams, seed: int) -> HistogramForest:
-    from ae_anomaly.detectors.residual_forests import HistogramForest
-
-    return HistogramForest(
-        bins=params.bins,
-        value_range=params.range,
-        range_quantile=params.range_quantile,
-        residual=params.residual,
-        n_estimators=params.n_estimators,
-        max_features=params.max_features,
-        class_weight=params.class_weight,
-        decision_threshold=params.decision_threshold,
-        n_jobs=resolve_n_jobs(params.n_jobs),
-        random_state=seed,
-    )
-
-
-def difference_forest(params: DifferenceForestParams, seed: int) -> DifferenceForest:
-    from ae_anomaly.detectors.residual_forests import DifferenceForest
-
-    return DifferenceForest(
-        residual=params.residual,
-        n_estimators=params.n_estimators,
-        max_features=params.max_features,
-        class_weight=params.class_weight,
-        decision_threshold=params.decision_threshold,
-        n_jobs=resolve_n_jobs(params.n_jobs),
-        random_state=seed,
-    )
+    return {
+        name: detector_class.from_params(getattr(params, name), params.base.seed)
+        for name, detector_class in residual_detector_classes().items()
+    }

@@ -235,9 +235,13 @@ def _log_detector(record: PipelineRecord, experiment_id: str, run_id: str) -> No
     import mlflow
     from mlflow.entities import LoggedModelOutput
 
-    from ae_anomaly.core.models import RESIDUAL_MODEL_NAMES
     from ae_anomaly.deploy import pyfunc_model
-    from ae_anomaly.deploy.detector import CONFIG_FILE, DETECTOR_ARTIFACT, folder_digest
+    from ae_anomaly.deploy.detector import (
+        CONFIG_FILE,
+        DETECTOR_ARTIFACT,
+        fitted_detector_names,
+        folder_digest,
+    )
 
     assert record.detector_path is not None and record.input_example is not None
     digest = folder_digest(record.detector_path)
@@ -252,11 +256,7 @@ def _log_detector(record: PipelineRecord, experiment_id: str, run_id: str) -> No
         client.log_outputs(run_id, [LoggedModelOutput(existing[0].model_id, step=0)])
         return
     config = json.loads((record.detector_path / CONFIG_FILE).read_text())
-    fitted = [
-        name
-        for name in RESIDUAL_MODEL_NAMES
-        if name == "ae_threshold" or "not_fitted" not in config[name]
-    ]
+    fitted = fitted_detector_names(record.detector_path)
     columns = [f"{name}_{part}" for name in fitted for part in ("score", "label")]
     info = mlflow.pyfunc.log_model(
         name="detector",

@@ -1,0 +1,87 @@
+"""What a detector on the autoencoder's residuals provides, so that the ``detector`` stage,
+the deployable detector and MLflow handle every one of them alike.
+
+Beyond :class:`~ae_anomaly.detectors.base.AnomalyDetector` (``fit``, ``decision_function``,
+``threshold_``, ``predict`` on residual rows), a residual detector says which residuals it
+fits on (:attr:`ResidualDetector.fits_on`), builds itself from its ``params.yaml`` section
+(:meth:`~ResidualDetector.from_params`), and packs itself into plain files of the detector
+folder (:meth:`~ResidualDetector.pack`), from which :meth:`~ResidualDetector.unpack` makes
+the object that scores deployed curves (:class:`PackedResidualDetector`): no pickle, and no
+scikit-learn estimator, on the scoring path.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol, Self
+
+import numpy as np
+
+from ae_anomaly.core.types import NotFitted, Predictions
+from ae_anomaly.detectors.base import AnomalyDetector, fit_if_possible
+from ae_anomaly.features.residuals import ResidualRows
+
+#: ``holdout``: the held-out *normal* curves' residuals (no anomaly label is used);
+#: ``test``: the labelled test split's residuals (the autoencoder never trained on them).
+FitsOn = Literal["holdout", "test"]
+
+
+class PackedResidualDetector(Protocol):
+    """A fitted residual detector as the deployable detector holds it."""
+
+    def score(self, rows: ResidualRows) -> Predictions:
+        """Anomaly scores (higher = more anomalous) and 0/1 labels of residual rows."""
+        ...
+
+
+class ResidualDetector(AnomalyDetector):
+    """Base class of the detectors on residuals (see the module docstring)."""
+
+    fits_on: ClassVar[FitsOn]
+
+    @classmethod
+    @abstractmethod
+    def from_params(cls, params: Any, seed: int) -> Self:
+        """The unfitted detector as its ``params.yaml`` section (named like the model)
+        describes it; ``seed`` is ``base.seed``."""
+
+    @abstractmethod
+    def pack(self, folder: Path, name: str) -> dict[str, Any]:
+        """Write what scoring needs beyond JSON into ``folder`` (files named ``name.*``) and
+        return the JSON-able rest; the detector folder stores it under ``name``."""
+
+    @classmethod
+    @abstractmethod
+    def unpack(
+        cls, config: dict[str, Any], folder: Path, name: str, threads: int = 1
+    ) -> PackedResidualDetector:
+        """The scorer of a detector :meth:`pack` wrote (``threads``: the detector's share)."""
+
+
+def fit_residual_detectors(
+    detectors: Mapping[str, ResidualDetector],
+    sets: Mapping[FitsOn, tuple[np.ndarray, np.ndarray]],
+    submit: Callable[..., Future[Any]] | None = None,
+) -> dict[str, ResidualDetector | NotFitted]:
+    """Fit each detector on the residuals and labels of the set it fits on; one these labels
+    cannot fit is :class:`~ae_anomaly.core.types.NotFitted` (with one log line).
+
+    With ``submit`` (``submit(label, function, *args)``, e.g. a stage's background process),
+    every detector but the last is fitted through it while the last is fitted here: they are
+    independent, and each gives the same result wherever it is fitted.
+    """
+    names = list(detectors)
+    pending: dict[str, Future[Any]] = {}
+    for name in names[:-1] if submit is not None else []:
+        detector = detectors[name]
+        pending[name] = submit(name, fit_if_possible, name, detector, *sets[detector.fits_on])
+    fitted = {
+        name: fit_if_possible(name, detectors[name], *sets[detectors[name].fits_on])
+        for name in names
+        if name not in pending
+    }
+    fitted |= {name: future.result() for name, future in pending.items()}
+    return {name: fitted[name] for name in names}
