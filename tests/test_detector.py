@@ -144,3 +144,34 @@ def test_a_folder_that_is_not_a_detector(tmp_path):
     (tmp_path / CONFIG_FILE).write_text('{"format": 99}')
     with pytest.raises(DetectorFileError, match="format 99"):
         CurveDetector.load(tmp_path)
+
+
+def test_a_folder_written_before_detectors_packed_themselves_still_loads(tmp_path, fitted):
+    """Format 1: one top-level key per residual detector, and a checkpoint without a kind."""
+    folder = _pack(tmp_path / "d", fitted)
+    new = fitted[-1]
+    expected = CurveDetector.load(folder).score_table(new)
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    old = {key: value for key, value in config.items() if key != "detectors"}
+    old |= {"format": 1, **config.pop("detectors")}
+    (folder / CONFIG_FILE).write_text(json.dumps(old))
+    checkpoint = torch.load(folder / "autoencoder.pt", weights_only=True)
+    del checkpoint["kind"]
+    torch.save(checkpoint, folder / "autoencoder.pt")
+    scores = CurveDetector.load(folder).score_table(new)
+    assert list(scores) == list(expected)
+    for column, values in expected.items():
+        np.testing.assert_array_equal(scores[column], values)
+
+
+def test_a_folder_of_an_unknown_format_or_detector_says_so(tmp_path, fitted):
+    folder = _pack(tmp_path / "d", fitted)
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    config["detectors"]["shapelet_forest"] = config["detectors"]["ae_threshold"]
+    (folder / CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(DetectorFileError, match="'shapelet_forest' this version does not know"):
+        CurveDetector.load(folder)
+    config["format"] = 3
+    (folder / CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(DetectorFileError, match="detector format 3"):
+        CurveDetector.load(folder)
