@@ -82,6 +82,7 @@ $(TEAM_INSTALLED): pyproject.toml $(VENV)/.installed
 	touch $@
 
 team-up: $(TEAM_INSTALLED)  ## start PostgreSQL + mlflow server (127.0.0.1:$(TEAM_MLFLOW_PORT))
+	@tooling/system_packages.sh postgresql
 	$(BIN)/ae-anomaly team up $(TEAM_ARGS)
 
 team-down: install  ## stop both; every run and artifact stays in $(TEAM_DIR)

@@ -33,7 +33,7 @@ def _load_detector(reference: str, device: str, threads: int) -> CurveDetector:
     """A detector folder, or the detector inside an MLflow model (``models:/...``,
     ``runs:/...``), downloaded as plain files: no code from the store runs."""
     if ":/" in reference:
-        from ae_anomaly.tracking.runs import download_detector
+        from ae_anomaly.tracking.registry import download_detector
 
         reference = str(download_detector(reference))
     return CurveDetector.load(reference, device=device, threads=threads)

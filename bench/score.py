@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from ae_anomaly.report.tables import markdown_table
-from ae_anomaly.tracking.runs import REGISTERED_MODEL
+from ae_anomaly.tracking.registry import REGISTERED_MODEL
 from tooling.pipeline import params as read_params
 from tooling.pipeline import stage_paths
 from tooling.sandbox import PROJECT_ROOT, pipeline_env

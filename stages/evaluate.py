@@ -23,13 +23,9 @@ from ae_anomaly.pipeline.validation import (
     draw_validation_figures,
     measure_validation,
 )
-from ae_anomaly.tracking.runs import (
-    PipelineRecord,
-    open_store,
-    pipeline_run,
-    repository_root,
-    run_tags,
-)
+from ae_anomaly.tracking.provenance import run_tags
+from ae_anomaly.tracking.runs import PipelineRecord, pipeline_run
+from ae_anomaly.tracking.store import open_store, repository_root
 
 logger = logging.getLogger(__name__)
 

@@ -14,16 +14,14 @@ import pytest
 from mlflow import MlflowClient
 
 from ae_anomaly.deploy.detector import CurveDetector, folder_digest
-from ae_anomaly.tracking.runs import (
-    REGISTERED_MODEL,
-    PipelineRecord,
+from ae_anomaly.tracking.provenance import run_tags
+from ae_anomaly.tracking.registry import REGISTERED_MODEL, download_detector
+from ae_anomaly.tracking.runs import PipelineRecord, pipeline_run
+from ae_anomaly.tracking.store import (
     TrackingUnavailableError,
     check_reachable,
-    download_detector,
     open_store,
-    pipeline_run,
     repository_root,
-    run_tags,
     tracking_uri,
 )
 

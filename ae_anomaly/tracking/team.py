@@ -356,23 +356,14 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 def postgres_bindir() -> Path:
-    """Where PostgreSQL's server programs are; installs Debian's package when missing and
-    this process may (root, apt-get present), else says what to install."""
+    """Where PostgreSQL's server programs are, or a message saying how to install them
+    (``make team-up`` installs Debian's package first, where it may)."""
     found = _find_bindir()
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        logger.info("PostgreSQL not found: installing Debian's postgresql package")
-        environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=False, env=environment)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"],
-            check=False,
-            env=environment,
-        )
-        found = _find_bindir()
     if found is None:
         raise TeamStackError(
-            "PostgreSQL is not installed: install Debian's package (sudo apt-get install "
-            "postgresql) or set PG_BINDIR to the folder holding initdb and pg_ctl"
+            "PostgreSQL is not installed: make team-up installs Debian's package when run as "
+            "root; otherwise sudo apt-get install postgresql, or set PG_BINDIR to the folder "
+            "holding initdb and pg_ctl"
         )
     return found
 

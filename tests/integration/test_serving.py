@@ -23,7 +23,7 @@ import pytest
 
 from ae_anomaly.core.storage import load_columns, load_dataset
 from ae_anomaly.deploy.detector import CurveDetector
-from ae_anomaly.tracking.runs import REGISTERED_MODEL
+from ae_anomaly.tracking.registry import REGISTERED_MODEL
 from tests.integration.conftest import pipeline_env
 
 pytestmark = pytest.mark.integration
