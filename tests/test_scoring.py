@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ae_anomaly.core.types import InputError
-from ae_anomaly.data.files import CurveFileError
+from ae_anomaly.data.curve_batches import CurveFileError
 from ae_anomaly.deploy.detector import CurveDetector
 from ae_anomaly.deploy.scoring import score_file
 

@@ -26,7 +26,8 @@ import numpy as np
 
 from ae_anomaly.core.progress import Progress
 from ae_anomaly.core.types import InputError
-from ae_anomaly.data.files import CurveBatch, Layout, iter_curve_batches
+from ae_anomaly.data.curve_batches import CurveBatch, Layout
+from ae_anomaly.data.files import iter_curve_batches
 from ae_anomaly.deploy.detector import CurveDetector, table_columns
 
 OUTPUT_SUFFIXES = (".csv", ".parquet")

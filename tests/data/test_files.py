@@ -11,15 +11,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from ae_anomaly.core.types import ANOMALY, NORMAL, Dataset, InputError
+from ae_anomaly.data.curve_batches import CurveFileError
 from ae_anomaly.data.files import (
-    CurveFileError,
     input_file,
     iter_curve_batches,
-    label_key,
-    one_vs_rest,
     read_curves,
     read_pool_and_validation,
 )
+from ae_anomaly.data.labels import label_key, one_vs_rest
 from ae_anomaly.data.split import check_pool_can_be_split
 
 CURVES = np.round(np.random.default_rng(0).normal(size=(6, 5)), 4)
