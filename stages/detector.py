@@ -11,7 +11,7 @@ MLflow, HTTP) deploys.
 from collections.abc import Sequence
 
 from ae_anomaly.core.storage import load_arrays
-from ae_anomaly.deploy.detector import pack_detector
+from ae_anomaly.deploy.folder import pack_detector
 from ae_anomaly.detectors.residual import fit_residual_detectors
 from ae_anomaly.pipeline.runtime import (
     background_work,

@@ -12,7 +12,7 @@ import torch
 
 from ae_anomaly.core.params import Params, load_params
 from ae_anomaly.core.types import Dataset
-from ae_anomaly.deploy.detector import pack_detector
+from ae_anomaly.deploy.folder import pack_detector
 from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
 from ae_anomaly.detectors.residual_forests import DifferenceForest, HistogramForest
 from ae_anomaly.features.preprocessing import normalize_curves

@@ -11,15 +11,9 @@ import pytest
 import torch
 
 from ae_anomaly.core.types import NotFitted, Predictions
-from ae_anomaly.deploy.detector import (
-    CONFIG_FILE,
-    CurveDetector,
-    CurveInputError,
-    DetectorFileError,
-    folder_digest,
-    pack_detector,
-    table_columns,
-)
+from ae_anomaly.deploy.curves import CurveInputError
+from ae_anomaly.deploy.detector import CurveDetector, table_columns
+from ae_anomaly.deploy.folder import CONFIG_FILE, DetectorFileError, folder_digest, pack_detector
 from ae_anomaly.features.preprocessing import normalize_curves
 from ae_anomaly.features.residuals import residuals
 from ae_anomaly.networks.base import reconstruct

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from ae_anomaly.deploy.detector import CurveDetector, folder_digest
+from ae_anomaly.deploy.detector import CurveDetector
+from ae_anomaly.deploy.folder import folder_digest
 from ae_anomaly.tracking.provenance import run_tags
 from ae_anomaly.tracking.registry import REGISTERED_MODEL, download_detector
 from ae_anomaly.tracking.runs import PipelineRecord, pipeline_run

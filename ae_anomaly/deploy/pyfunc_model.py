@@ -23,7 +23,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
-from ae_anomaly.deploy.detector import DETECTOR_ARTIFACT, CurveDetector, CurveInputError
+from ae_anomaly.deploy.curves import CurveInputError
+from ae_anomaly.deploy.detector import CurveDetector
+from ae_anomaly.deploy.folder import DETECTOR_ARTIFACT
 
 
 class DetectorModel(PythonModel):

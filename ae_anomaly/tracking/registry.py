@@ -62,7 +62,7 @@ def log_detector(record: PipelineRecord, experiment_id: str, run_id: str) -> Non
     from mlflow.entities import LoggedModelOutput
 
     from ae_anomaly.deploy import pyfunc_model
-    from ae_anomaly.deploy.detector import (
+    from ae_anomaly.deploy.folder import (
         CONFIG_FILE,
         DETECTOR_ARTIFACT,
         fitted_detector_names,
@@ -128,7 +128,7 @@ def download_detector(model_uri: str, destination: Path | None = None) -> Path:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from ae_anomaly.deploy.detector import DETECTOR_ARTIFACT
+    from ae_anomaly.deploy.folder import DETECTOR_ARTIFACT
 
     uri = tracking_uri(repository_root())
     check_reachable(uri)
