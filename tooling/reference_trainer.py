@@ -33,7 +33,7 @@ def train_autoencoder_reference(
     ``torch.optim.Adam`` over every parameter tensor, and two inference passes per epoch.
     ``make bench-speed`` measures the package's trainer against it (``fused_adam=False``, as
     it was written); with ``fused_adam=True`` it must train bit for bit what the package's
-    trainer trains (``tests/test_training.py``), which checks the batches are a
+    trainer trains (``tests/networks/test_training.py``), which checks the batches are a
     ``DataLoader``'s.
 
     After every epoch it records the mean training loss, the loss on ``holdout_x`` (normal

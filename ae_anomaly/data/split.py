@@ -19,7 +19,7 @@ def train_test_split_dataset(
 
     The unstratified split (the article's and the default) is drawn here exactly as
     scikit-learn draws it, row for row (``tests/data/test_split.py`` compares both): importing
-    scikit-learn takes about a second, most of this stage's time. A stratified split is
+    scikit-learn would be most of this stage's time. A stratified split is
     scikit-learn's own.
     """
     if stratify:

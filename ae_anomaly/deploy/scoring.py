@@ -31,7 +31,7 @@ from ae_anomaly.data.files import iter_curve_batches
 from ae_anomaly.deploy.detector import CurveDetector, table_columns
 
 OUTPUT_SUFFIXES = (".csv", ".parquet")
-DEFAULT_BATCH_ROWS = 8_192  # measured: as fast as larger batches, less memory
+DEFAULT_BATCH_ROWS = 8_192  # as fast as larger batches (bench/results/score.md), less memory
 
 
 @dataclass(frozen=True)

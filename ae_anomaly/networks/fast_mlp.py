@@ -5,7 +5,7 @@ Python around its fused kernel cost more than the arithmetic of the small MLP at
 The step here calls, for ``Linear`` + activation layers and the MSE loss, the very kernels
 autograd would call, in the same order, and the same fused Adam kernel, so the weights are
 bit for bit those of :class:`~ae_anomaly.networks.training.AutogradStepper`
-(``tests/test_training.py`` checks it on every run of the suite).
+(``tests/networks/test_training.py`` checks it on every run of the suite).
 
 Every private name it needs is listed in :data:`PRIVATE_APIS` and looked up when the module
 is imported: on a torch that renamed or dropped one, importing this module raises
@@ -86,7 +86,7 @@ class FusedAdam:
     ``grad``; the learning rate is the attribute ``lr``, set before each update.
 
     It is deliberately not a ``torch.optim.Optimizer``: building one imports torch's compiler
-    (``torch._dynamo``, 0.8 s of a ``train_ae`` process that never compiles).
+    (``torch._dynamo``), which a ``train_ae`` process that never compiles does not need.
     """
 
     def __init__(

@@ -6,7 +6,7 @@ this module shuffles, batches, steps Adam, schedules the learning rate, records 
 and stops early. How a batch becomes an update is a :class:`Stepper`: autograd with
 PyTorch's fused Adam for every kind (:class:`AutogradStepper`), or, for the ``mlp`` kind
 with ``train_ae.trainer: auto``, the hand-written step of :mod:`ae_anomaly.networks.fast_mlp`,
-which gives the same weights bit for bit (``tests/test_training.py``).
+which gives the same weights bit for bit (``tests/networks/test_training.py``).
 
 Everything takes plain arguments (:class:`TrainingConfig`); :mod:`ae_anomaly.pipeline.wiring`
 builds them from ``params.yaml``.
@@ -148,7 +148,7 @@ def make_stepper(model: Network, config: TrainingConfig, trainer: Trainer) -> St
 def learning_rates(config: TrainingConfig) -> list[float]:
     """Every epoch's learning rate exactly as ``torch.optim.lr_scheduler.CosineAnnealingLR``
     (``eta_min`` 0, stepped once per epoch) sets it: its recursive formula, each epoch's rate
-    from the previous one, so the rounding is the same (``tests/test_training.py`` compares
+    from the previous one, so the rounding is the same (``tests/networks/test_training.py`` compares
     them). Worked out here because a scheduler needs a torch optimiser, and the fast path
     has none."""
     rates: list[float] = []

@@ -179,7 +179,7 @@ def peak_memory_mib() -> float:
 def _process_age() -> float:
     """Seconds since this process started. On Linux from its start tick and the boot clock
     (10 ms steps): ``psutil``'s create time adds the boot time, which Linux gives in whole
-    seconds, and read about 0.4 s early here, which every stage's wall time carried."""
+    seconds, and so reads up to a second early, which every stage's wall time would carry."""
     try:
         with open("/proc/self/stat") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
@@ -239,8 +239,8 @@ def run_stage(
     The millions of objects that importing sklearn, scipy, matplotlib and MLflow creates are
     moved to the garbage collector's permanent generation (``gc.freeze``), before ``main`` and
     again after it: they live until exit anyway, and otherwise every full collection during
-    the stage, and the ones the interpreter runs at shutdown, walk them all again. Measured:
-    0.5 to 1.7 s less per stage process, most of a small stage's overhead.
+    the stage, and the ones the interpreter runs at shutdown, walk them all again: most of a
+    small stage's overhead (``make bench-speed`` takes a rerun apart).
     """
     configure_logging()
     name = Path(sys.argv[0]).stem

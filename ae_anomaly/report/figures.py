@@ -2,8 +2,8 @@
 
 Matplotlib runs on the Agg backend (no display on CI or servers), and PNGs are written
 without a software-version stamp so identical runs give identical bytes. Figures use fixed
-margins instead of ``tight_layout``: measuring every tick label to lay out the axes cost more
-than drawing them (about 0.1 s a figure).
+margins instead of ``tight_layout``: measuring every tick label to lay out the axes costs
+more than drawing them.
 """
 
 from __future__ import annotations

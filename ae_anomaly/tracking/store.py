@@ -3,8 +3,8 @@
 ``MLFLOW_TRACKING_URI`` when set (a team server), otherwise an embedded SQLite store
 ``mlflow.db`` with artifacts in ``mlartifacts/`` at the root of the *main* repository, which
 is ``DVC_ROOT`` when DVC runs a queued experiment in a temporary copy. MLflow is imported
-only when the store is opened: importing it (and its SQL store) takes over a second, which
-a stage overlaps with other work.
+only when the store is opened: importing it (and its SQL store) is slow, and a stage
+overlaps it with other work.
 """
 
 from __future__ import annotations
