@@ -13,7 +13,8 @@ In a sandbox copy of the project (default params) it measures, each as the media
 - the share of a full run spent rendering figures and logging to MLflow (from the stages'
   timing records): the wall time they add (:func:`reporting_seconds`), and their phases
   summed;
-- the training loop against the loop it replaced (``tooling/reference_trainer.py``), each in a
+- the training loops (the ``mlp`` fast path, the general autograd trainer) against a plain
+  PyTorch loop (``tooling/reference_trainer.py``), each in a
   fresh process on the same curves (``bench/trainer.py``), with steps/s against the FLOP
   ceiling; on CUDA too, at 1x and 10x data, when a GPU is present;
 - ``dvc repro --force`` of the default pipeline against the article's experiment written as one
@@ -47,7 +48,7 @@ from typing import Any
 
 from ae_anomaly.core.params import load_params
 from ae_anomaly.core.threads import running_queue_workers
-from ae_anomaly.pipeline.runtime import TIMINGS_ENV
+from ae_anomaly.pipeline.timings import TIMINGS_ENV
 from tooling.pipeline import generated_paths, stage_paths
 from tooling.pipeline import params as read_params
 from tooling.sandbox import (
@@ -251,11 +252,15 @@ def time_trainer(sandbox: Path, loop: str, device: str = "cpu") -> dict[str, Any
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+TRAINER_LOOPS = ("reference", "autograd", "fast")
+
+
 def measure_trainers(sandbox: Path, repeats: int) -> dict[str, list[dict[str, Any]]]:
-    """Reference and fast loop, alternating, so drift on a shared machine hits both alike."""
-    loops: dict[str, list[dict[str, Any]]] = {"reference": [], "fast": []}
+    """The plain reference loop, the general trainer and the fast path, in an order that
+    turns each repeat, so drift on a shared machine hits all alike."""
+    loops: dict[str, list[dict[str, Any]]] = {loop: [] for loop in TRAINER_LOOPS}
     for repeat in range(repeats):
-        for loop in ("reference", "fast") if repeat % 2 == 0 else ("fast", "reference"):
+        for loop in TRAINER_LOOPS if repeat % 2 == 0 else TRAINER_LOOPS[::-1]:
             loops[loop].append(time_trainer(sandbox, loop))
             log(f"training loop {loop}: {loops[loop][-1]['seconds']:.1f} s")
     return loops
@@ -459,7 +464,16 @@ def report(results: dict[str, Any]) -> str:
         f"| reference (`tooling/reference_trainer.py`: DataLoader, autograd, Adam) | "
         f"{s['trainer_reference_s']:.1f} s | {s['trainer_reference_steps_per_s']:,.0f} | "
         f"{100 * s['trainer_reference_steps_per_s'] / s['trainer_steps_allowed']:.0f} % |",
-        "| fast (`ae_anomaly/networks/fast_mlp.py`, what `train_ae` runs) | "
+        *(
+            [
+                "| general (`ae_anomaly/networks/training.py`, `trainer: autograd`, every kind) | "
+                f"{s['trainer_autograd_s']:.1f} s | {s['trainer_autograd_steps_per_s']:,.0f} | "
+                f"{100 * s['trainer_autograd_steps_per_s'] / s['trainer_steps_allowed']:.0f} % |"
+            ]
+            if s.get("trainer_autograd_s")
+            else []
+        ),
+        "| fast (`ae_anomaly/networks/fast_mlp.py`, what `train_ae` runs for `mlp`) | "
         f"{s['trainer_fast_s']:.1f} s | "
         f"{s['trainer_steps_per_s']:,.0f} | "
         f"{100 * s['trainer_steps_per_s'] / s['trainer_steps_allowed']:.0f} % |",
@@ -575,9 +589,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate_only_stages": measured["evaluate_only"][0]["stages_run"],
     }
     fast, reference = trainers["fast"], trainers["reference"]
+    autograd = trainers.get("autograd", [])
     summary.update(
         trainer_fast_s=median_of(fast, "seconds"),
         trainer_reference_s=median_of(reference, "seconds"),
+        trainer_autograd_s=median_of(autograd, "seconds") if autograd else None,
+        trainer_autograd_steps_per_s=median_of(autograd, "steps_per_s") if autograd else None,
         trainer_steps_per_s=median_of(fast, "steps_per_s"),
         trainer_reference_steps_per_s=median_of(reference, "steps_per_s"),
         trainer_steps_allowed=median_of(fast, "steps_per_s_allowed_by_flops"),

@@ -13,12 +13,8 @@ from collections.abc import Sequence
 from ae_anomaly.core.storage import load_arrays
 from ae_anomaly.deploy.folder import pack_detector
 from ae_anomaly.detectors.residual import fit_residual_detectors
-from ae_anomaly.pipeline.runtime import (
-    background_work,
-    load_stage_params,
-    parse_stage_args,
-    run_stage,
-)
+from ae_anomaly.pipeline.background import background_work
+from ae_anomaly.pipeline.runtime import load_stage_params, parse_stage_args, run_stage
 from ae_anomaly.pipeline.wiring import residual_detectors
 
 

@@ -12,12 +12,8 @@ from pathlib import Path
 
 from ae_anomaly.core.params import flatten
 from ae_anomaly.core.storage import load_columns, load_json
-from ae_anomaly.pipeline.runtime import (
-    background_work,
-    load_stage_params,
-    parse_stage_args,
-    run_stage,
-)
+from ae_anomaly.pipeline.background import background_work
+from ae_anomaly.pipeline.runtime import load_stage_params, parse_stage_args, run_stage
 from ae_anomaly.pipeline.validation import (
     ValidationFiles,
     draw_validation_figures,

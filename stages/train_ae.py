@@ -7,13 +7,9 @@ from ae_anomaly.core.storage import load_dataset, save_arrays, save_columns, sav
 from ae_anomaly.core.types import NORMAL, Dataset
 from ae_anomaly.networks.checkpoint import save_network
 from ae_anomaly.networks.training import train_network
-from ae_anomaly.pipeline.runtime import (
-    background_work,
-    load_stage_params,
-    parse_stage_args,
-    run_stage,
-    timed,
-)
+from ae_anomaly.pipeline.background import background_work
+from ae_anomaly.pipeline.runtime import load_stage_params, parse_stage_args, run_stage
+from ae_anomaly.pipeline.timings import timed
 from ae_anomaly.pipeline.wiring import autoencoder_fit
 from ae_anomaly.report.figures import epochs_to_plot, save_error_boxplots, training_figures
 

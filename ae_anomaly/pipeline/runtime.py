@@ -1,43 +1,28 @@
-"""What every stage process shares: arguments, logging, parameter errors, timings, and work
-that overlaps the stage's own.
+"""What every stage process shares: arguments, logging, parameter errors, its thread share,
+and how it ends (reported errors, Ctrl-C, the timings record of :mod:`.timings`).
 
-Stage scripts receive every path from ``dvc.yaml`` as an argument; none is hard-coded. Each
-stage logs its wall time and peak memory when it ends and, when ``AE_ANOMALY_TIMINGS`` names
-a file, appends the same figures (plus its timed phases) to it as one JSON line, which is
-what the benchmarks read.
+Stage scripts receive every path from ``dvc.yaml`` as an argument; none is hard-coded. Work
+that overlaps the stage's own is :mod:`ae_anomaly.pipeline.background`.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
 import gc
-import json
 import logging
-import multiprocessing
-import os
 import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
 from ae_anomaly.core.params import Params, load_params
 from ae_anomaly.core.threads import limit_threads, thread_share
 from ae_anomaly.core.types import ReportedError
+from ae_anomaly.pipeline.timings import peak_memory_mib, write_timings
 
 logger = logging.getLogger("ae_anomaly")
-
-T = TypeVar("T")
-
-TIMINGS_ENV = "AE_ANOMALY_TIMINGS"
-
-#: Seconds spent in each named phase of this process (``timed``), for the timings record.
-_phases: dict[str, float] = {}
 
 
 def parse_stage_args(
@@ -66,148 +51,6 @@ def configure_logging() -> None:
 def load_stage_params(path: str) -> Params:
     """Validate the whole parameters file; stages call this before touching any output."""
     return load_params(path)
-
-
-def record_phase(label: str, seconds: float) -> None:
-    """Add ``seconds`` to the phase ``label`` of this stage's timings record, and log it."""
-    _phases[label] = _phases.get(label, 0.0) + seconds
-    logger.info("%s took %.2f s", label, seconds)
-
-
-@contextlib.contextmanager
-def timed(label: str) -> Iterator[None]:
-    """Time a block as the phase ``label`` (see :func:`record_phase`)."""
-    started = time.perf_counter()
-    yield
-    record_phase(label, time.perf_counter() - started)
-
-
-def _timed_call(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> tuple[T, float]:
-    """``function(*args, **kwargs)`` and the seconds it took; picklable, for a worker process."""
-    started = time.perf_counter()
-    result = function(*args, **kwargs)
-    return result, time.perf_counter() - started
-
-
-class _InlineExecutor(Executor):
-    """Runs each submitted call at once, in this process: the fallback of
-    :func:`background_process` where forking is not available or not safe."""
-
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        future: Future[T] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as error:  # handed to whoever waits for the result
-            future.set_exception(error)
-        return future
-
-
-def _can_fork_safely() -> bool:
-    """``fork`` is only safe while this process runs a single thread (Python 3.12+ warns
-    otherwise, and a lock held by another thread would stay locked in the child forever)."""
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
-
-
-class BackgroundWork:
-    """Work that overlaps the stage's own, in a *forked* worker process where that is safe
-    and the process's share of the machine has a core for it.
-
-    A forked worker starts in milliseconds with every module this process already imported
-    (a spawned one would spend seconds importing them again). Where fork is not available
-    (Windows, macOS by default) or not safe (other threads are running), or where this
-    process's share is a single thread (``dvc queue start -j 2`` on two cores: a second busy
-    process would take the other pipeline's core), the work runs inline when submitted: the
-    results are the same, only the overlap is lost. Exceptions raised in the work come back
-    through the future, so a failure still fails the stage.
-    """
-
-    def __init__(self) -> None:
-        self._executor: Executor = (
-            ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
-            if thread_share() > 1 and _can_fork_safely()
-            else _InlineExecutor()
-        )
-
-    def submit(
-        self, label: str, function: Callable[..., T], /, *args: Any, **kwargs: Any
-    ) -> Future[T]:
-        """Run ``function(*args, **kwargs)``; its time is recorded as the phase ``label``."""
-        inner = self._executor.submit(_timed_call, function, *args, **kwargs)
-        outer: Future[T] = Future()
-
-        def unwrap(done: Future[tuple[T, float]]) -> None:
-            error = done.exception()
-            if error is not None:
-                outer.set_exception(error)
-                return
-            result, seconds = done.result()
-            record_phase(label, seconds)
-            outer.set_result(result)
-
-        inner.add_done_callback(unwrap)
-        return outer
-
-    def __enter__(self) -> BackgroundWork:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._executor.shutdown(wait=True)
-
-
-def background_work() -> BackgroundWork:
-    """See :class:`BackgroundWork`; use it as a context so the worker is always shut down."""
-    return BackgroundWork()
-
-
-def peak_memory_mib() -> float:
-    """Peak resident memory of this process, or of its largest finished worker if higher.
-
-    Linux reports ``ru_maxrss`` in KiB (macOS in bytes); for children it is the largest
-    single child's peak. Where ``resource`` does not exist (Windows) this reports 0.
-    """
-    try:
-        import resource
-    except ImportError:
-        return 0.0
-    peak = max(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-    )
-    return peak / (2**20 if sys.platform == "darwin" else 1024)
-
-
-def _process_age() -> float:
-    """Seconds since this process started. On Linux from its start tick and the boot clock
-    (10 ms steps): ``psutil``'s create time adds the boot time, which Linux gives in whole
-    seconds, and so reads up to a second early, which every stage's wall time would carry."""
-    try:
-        with open("/proc/self/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
-        return time.clock_gettime(time.CLOCK_BOOTTIME) - started
-    except (OSError, ValueError, IndexError, AttributeError):
-        import psutil
-
-        return time.time() - psutil.Process().create_time()
-
-
-def _write_timings(stage: str, seconds: float, peak_mib: float) -> None:
-    """One JSON line: the stage's own time (``seconds``), its process's wall-clock start and
-    end (interpreter start-up and imports included), peak memory and timed phases."""
-    path = os.environ.get(TIMINGS_ENV)
-    if not path:
-        return
-    now = time.time()
-    record = {
-        "stage": stage,
-        "seconds": seconds,
-        "started_at": now - _process_age(),
-        "ended_at": now,
-        "peak_mib": peak_mib,
-        "phases": _phases,
-    }
-    with open(path, "a") as handle:
-        handle.write(json.dumps(record) + "\n")
 
 
 #: errno values meaning "the disk (or this process's file-size limit, or quota) is full".
@@ -276,4 +119,4 @@ def run_stage(
     gc.freeze()
     seconds, peak = time.perf_counter() - started, peak_memory_mib()
     logger.info("stage %s done in %.2f s, peak memory %.0f MiB", name, seconds, peak)
-    _write_timings(name, seconds, peak)
+    write_timings(name, seconds, peak)

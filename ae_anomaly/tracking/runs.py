@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ae_anomaly.pipeline.runtime import record_phase
+from ae_anomaly.pipeline.timings import record_phase
 from ae_anomaly.tracking.abandoned import close_abandoned_runs, owner_tags
 from ae_anomaly.tracking.registry import log_detector
 from ae_anomaly.tracking.store import (

@@ -21,7 +21,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from ae_anomaly.core.types import ReportedError
-from ae_anomaly.pipeline.runtime import record_phase
+from ae_anomaly.pipeline.timings import record_phase
 
 # Telemetry off before mlflow is imported: nothing leaves the machine.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

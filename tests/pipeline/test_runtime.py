@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 
 from ae_anomaly.core.threads import THREADS_ENV
-from ae_anomaly.pipeline import runtime
-from ae_anomaly.pipeline.runtime import background_work, configure_logging, run_stage, timed
+from ae_anomaly.pipeline import timings as timings_module
+from ae_anomaly.pipeline.background import background_work
+from ae_anomaly.pipeline.runtime import configure_logging, run_stage
+from ae_anomaly.pipeline.timings import timed
 
 
 def _pid_and_sum(values: np.ndarray) -> tuple[int, float]:
@@ -42,7 +44,7 @@ def test_background_work_forks_when_single_threaded_with_a_core_to_spare(share, 
         f"""
         import os
         os.environ["{THREADS_ENV}"] = "{share}"
-        from ae_anomaly.pipeline.runtime import background_work
+        from ae_anomaly.pipeline.background import background_work
         with background_work() as background:
             pid = background.submit("demo", os.getpid).result()
         print(pid != os.getpid())
@@ -73,7 +75,8 @@ def test_peak_memory_counts_a_finished_background_worker():
     out = _in_a_fresh_interpreter(
         """
         import numpy as np
-        from ae_anomaly.pipeline.runtime import background_work, peak_memory_mib
+        from ae_anomaly.pipeline.background import background_work
+        from ae_anomaly.pipeline.timings import peak_memory_mib
         def hold(mib):
             return int(np.ones(mib * 2**20, dtype=np.uint8)[::4096].sum())
         # A process starts with its parent's peak (Linux keeps it across exec): hold more.
@@ -90,8 +93,8 @@ def test_timed_phases_are_logged_and_written_to_the_timings_record(
     tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ):
     timings = tmp_path / "timings.jsonl"
-    monkeypatch.setenv(runtime.TIMINGS_ENV, str(timings))
-    monkeypatch.setattr(runtime, "_phases", {})
+    monkeypatch.setenv(timings_module.TIMINGS_ENV, str(timings))
+    monkeypatch.setattr(timings_module, "_phases", {})
     monkeypatch.setattr("sys.argv", ["stages/demo.py"])
 
     def main(argv):
@@ -183,7 +186,7 @@ def test_a_stage_process_start_time_is_when_it_was_started():
     out = _in_a_fresh_interpreter(
         """
         import time
-        from ae_anomaly.pipeline.runtime import _process_age
+        from ae_anomaly.pipeline.timings import _process_age
         print(time.time() - _process_age())
         """
     )
