@@ -3,7 +3,7 @@
 A module may import from its own folder and from the folders *above* it in :data:`LAYERS`
 (``core`` first, the console command last); stage scripts import only the package, never
 each other; and only ``tracking`` (plus the model code MLflow runs) talks to MLflow. The
-README's tree and ``docs/development.md`` show the same layers.
+tree in ``docs/development.md`` shows the same layers.
 """
 
 from __future__ import annotations
