@@ -529,24 +529,8 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--repeats", type=int, default=3, help="runs per default-size figure")
-    parser.add_argument(
-        "--repeats-10x", type=int, default=1, help="runs at 10x data (each about 10 min)"
-    )
-    parser.add_argument("--scale", type=int, default=10, help="curve-count multiplier")
-    parser.add_argument("--repeats-trainer", type=int, default=2, help="runs of each training loop")
-    parser.add_argument(
-        "--repeats-article", type=int, default=2, help="runs of repro --force and the script"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=PROJECT_ROOT / "bench/results", help="results folder"
-    )
-    args = parser.parse_args(argv)
-
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Every measurement, in sandboxes of a temporary folder removed afterwards."""
     work = Path(tempfile.mkdtemp(prefix="bench-speed-"))
     try:
         default = make_sandbox(work / "default")
@@ -567,7 +551,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         gpu = measure_gpu(default, scaled)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return {
+        "measured": measured,
+        "input_default": input_default,
+        "trainers": trainers,
+        "article": article,
+        "sweeps": sweeps,
+        "runs_10x": runs_10x,
+        "input_10x": input_10x,
+        "gpu": gpu,
+    }
 
+
+def summarise(raw: dict[str, Any]) -> dict[str, Any]:
+    """The figures the report and the targets use, from the raw measurements."""
+    measured, trainers, article = raw["measured"], raw["trainers"], raw["article"]
+    runs_10x, sweeps, gpu = raw["runs_10x"], raw["sweeps"], raw["gpu"]
+    input_default, input_10x = raw["input_default"], raw["input_10x"]
     full = measured["full"]
     summary = {
         "full_s": median_of(full, "seconds"),
@@ -623,6 +623,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         stage: (summary["stage_peak_mib_10x"][stage] - peak) / (input_10x - input_default)
         for stage, peak in summary["stage_peak_mib"].items()
     }
+    return summary
+
+
+def speed_targets(summary: dict[str, Any], scale: int) -> list[tuple[str, str, bool | None]]:
+    """Each target: what it asks, what was measured, whether it was met (None: not measured)."""
+    sweeps, gpu = summary["sweeps"], summary["gpu"]
     heaviest_copies = max(summary["input_copies"].values())
     targets = [
         ("no-op dvc repro <= 3 s", f"{summary['noop_s']:.2f} s", summary["noop_s"] <= 3),
@@ -632,7 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary["histogram_only_s"] <= HISTOGRAM_ONLY_SHARE * summary["full_s"],
         ),
         (
-            f"full run at {args.scale}x data <= {SCALED_RUN_LIMIT}x the default full run",
+            f"full run at {scale}x data <= {SCALED_RUN_LIMIT}x the default full run",
             f"{summary['scale_ratio']:.2f}x",
             summary["scale_ratio"] <= SCALED_RUN_LIMIT,
         ),
@@ -677,6 +683,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             speedup = gpu[scale]["speedup"]
             targets.append((goal, f"{speedup:.1f}x ({gpu['device_name']})", speedup >= floor))
+    return targets
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="runs per default-size figure")
+    parser.add_argument(
+        "--repeats-10x", type=int, default=1, help="runs at 10x data (each about 10 min)"
+    )
+    parser.add_argument("--scale", type=int, default=10, help="curve-count multiplier")
+    parser.add_argument("--repeats-trainer", type=int, default=2, help="runs of each training loop")
+    parser.add_argument(
+        "--repeats-article", type=int, default=2, help="runs of repro --force and the script"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=PROJECT_ROOT / "bench/results", help="results folder"
+    )
+    args = parser.parse_args(argv)
+
+    raw = measure(args)
+    summary = summarise(raw)
+    targets = speed_targets(summary, args.scale)
     results = {
         "meta": {
             "date": time.strftime("%Y-%m-%d"),
@@ -687,7 +717,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "summary": summary,
         "targets": [{"target": t, "measured": m, "met": ok} for t, m, ok in targets],
-        "runs": {**measured, "full_10x": runs_10x, "trainers": trainers, "article": article},
+        "runs": {
+            **raw["measured"],
+            "full_10x": raw["runs_10x"],
+            "trainers": raw["trainers"],
+            "article": raw["article"],
+        },
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "speed.json").write_text(json.dumps(results, indent=2) + "\n")
