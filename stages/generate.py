@@ -16,7 +16,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     pool, validation, source = pool_and_validation(
         params.generate, params.base.seed, Path(args.inputs)
     )
-    check_pool_can_be_split(pool, params.split.test_size, params.split.stratify, source)
+    split = params.split
+    check_pool_can_be_split(
+        pool, split.test_size, split.shuffle, split.stratify, params.base.seed, source
+    )
     save_dataset(args.pool, pool)
     save_dataset(args.validation, validation)
 

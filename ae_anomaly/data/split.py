@@ -1,4 +1,4 @@
-"""The article's train/test split of the pool, and whether a pool is large enough for it."""
+"""The article's train/test split of the pool, and whether the split it makes can be used."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ae_anomaly.core.types import NORMAL, Dataset, InputError
+from ae_anomaly.core.types import ANOMALY, NORMAL, Dataset, InputError
 
 #: Normal training curves the autoencoder needs at least: one to fit, one to hold out.
 MIN_NORMAL_TRAINING_CURVES = 2
@@ -56,26 +56,57 @@ def shuffled_split_indices(
     return permutation[n_test:], permutation[:n_test]
 
 
-def check_pool_can_be_split(pool: Dataset, test_size: float, stratify: bool, source: str) -> None:
-    """Raise :class:`InputError` when any split of ``pool`` could leave the autoencoder fewer
-    than two normal training curves, or when stratifying is impossible; ``source`` names the
-    pool's file for the message."""
+def check_pool_can_be_split(
+    pool: Dataset, test_size: float, shuffle: bool, stratify: bool, seed: int, source: str
+) -> None:
+    """Raise :class:`InputError` when the split ``split`` will make of ``pool`` (it is
+    deterministic: the same seed, size and stratification) cannot be used: it leaves the
+    autoencoder fewer than two normal training curves, or, for a pool with anomalies, gives
+    the forests a test split without one of the two classes. ``source`` names the pool's file
+    for the message, which names the parameter to change."""
     count = len(pool.y)
-    n_test = math.ceil(test_size * count)
     normal = int(np.count_nonzero(pool.y == NORMAL))
-    if normal - n_test < MIN_NORMAL_TRAINING_CURVES:
-        raise InputError(
-            f"{source} has {count} curves, {normal} of them normal: with split.test_size "
-            f"{test_size} up to {n_test} go to the test split, which can leave fewer than "
-            f"{MIN_NORMAL_TRAINING_CURVES} normal curves to train the autoencoder on. "
-            "Add curves or lower split.test_size."
-        )
-    if stratify:
-        anomalies = count - normal
-        if 0 < anomalies < 2:
-            raise InputError(
-                f"{source} has {anomalies} anomalous curve(s): split.stratify needs at least 2 "
-                "of each class. Add curves or set split.stratify: false."
-            )
-    if count - n_test < 1 or n_test < 1:
+    anomalies = count - normal
+    n_test = math.ceil(test_size * count)
+    if not 0 < n_test < count:
         raise InputError(f"{source} has {count} curves: too few for split.test_size {test_size}")
+    if stratify and 0 < anomalies < 2:
+        raise InputError(
+            f"{source} has {anomalies} anomalous curve(s): split.stratify needs at least 2 "
+            "of each class. Add curves or set split.stratify: false."
+        )
+    try:
+        train, test = train_test_split_dataset(pool, test_size, shuffle, stratify, seed)
+    except ValueError as error:  # scikit-learn refusing a stratified split of these counts
+        raise InputError(
+            f"{source}: split.stratify cannot split {count} curves ({normal} normal) with "
+            f"split.test_size {test_size}: {error}. Change split.test_size or set "
+            "split.stratify: false."
+        ) from None
+    described = (
+        f"{source} has {count} curves, {normal} of them normal; the split with "
+        f"split.test_size {test_size}{', stratified' if stratify else ''} and base.seed {seed}"
+    )
+    normal_train = int(np.count_nonzero(train.y == NORMAL))
+    if normal_train < MIN_NORMAL_TRAINING_CURVES:
+        advice = (
+            "lower split.test_size"
+            if stratify
+            else "set split.stratify: true or lower split.test_size"
+        )
+        raise InputError(
+            f"{described} leaves {normal_train} normal curve(s) to train the autoencoder on, "
+            f"fewer than {MIN_NORMAL_TRAINING_CURVES}: {advice}, or add normal curves."
+        )
+    if anomalies:
+        missing = [
+            name
+            for name, label in (("normal", NORMAL), ("anomalous", ANOMALY))
+            if not np.any(test.y == label)
+        ]
+        if missing:
+            advice = "raise split.test_size" + ("" if stratify else " or set split.stratify: true")
+            raise InputError(
+                f"{described} puts no {' and no '.join(missing)} curve in the test split the "
+                f"residual forests learn from: {advice}."
+            )

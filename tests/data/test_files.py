@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ae_anomaly.core.types import ANOMALY, NORMAL, Dataset, InputError
+from ae_anomaly.core.types import ANOMALY, NORMAL
 from ae_anomaly.data.curve_batches import CurveFileError
 from ae_anomaly.data.files import (
     input_file,
@@ -19,7 +19,6 @@ from ae_anomaly.data.files import (
     read_pool_and_validation,
 )
 from ae_anomaly.data.labels import label_key, one_vs_rest
-from ae_anomaly.data.split import check_pool_can_be_split
 
 CURVES = np.round(np.random.default_rng(0).normal(size=(6, 5)), 4)
 LABELS = np.array([1, 2, 1, 1, 2, 1])
@@ -197,15 +196,3 @@ def test_training_and_validation_curves_must_have_one_length(tmp_path):
     short = _write_text(tmp_path / "val.tsv", [row[:-1] for row in _ucr_rows()], "\t")
     with pytest.raises(CurveFileError, match=r"val\.tsv: curves of 4 points.*curves of 5"):
         read_pool_and_validation(train, short, "ucr", None, [1])
-
-
-def test_a_pool_too_small_for_the_split_is_refused():
-    def pool(normal: int, anomalous: int) -> Dataset:
-        y = np.r_[np.zeros(normal, int), np.ones(anomalous, int)]
-        return Dataset(np.zeros((len(y), 3), np.float32), y)
-
-    check_pool_can_be_split(pool(10, 2), 0.2, False, "inputs/a.tsv")
-    with pytest.raises(InputError, match=r"inputs/a\.tsv has 4 curves, 3 of them normal"):
-        check_pool_can_be_split(pool(3, 1), 0.5, False, "inputs/a.tsv")
-    with pytest.raises(InputError, match=r"split\.stratify needs at least 2 of each class"):
-        check_pool_can_be_split(pool(10, 1), 0.2, True, "inputs/a.tsv")

@@ -7,7 +7,9 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
 
 from ae_anomaly.core.models import MODEL_NAMES
 from tests.integration.conftest import FIXTURES, dvc, make_repo, run, stages_run, update_params
@@ -129,3 +131,31 @@ def test_a_bad_file_fails_generate_naming_it_and_writes_nothing(tmp_path, conten
     assert result.returncode != 0
     assert expected in result.stdout + result.stderr
     assert not (repo / "data").exists() and not (repo / "dvc.lock").exists()
+
+
+def _six_class_archive(path: Path, per_class: int, seed: int) -> None:
+    """A UCR-layout file of six classes of 64-point curves, a bump at a place of its own."""
+    rng = np.random.default_rng(seed)
+    grid = np.linspace(0, 1, 64)
+    rows = []
+    for label in range(1, 7):
+        for _ in range(per_class):
+            centre = 0.1 + 0.13 * (label - 1) + rng.normal(0, 0.01)
+            curve = np.exp(-((grid - centre) ** 2) / 0.005) + rng.normal(0, 0.02, grid.size)
+            rows.append("\t".join([str(label), *(f"{value:.5f}" for value in curve)]))
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_one_vs_rest_with_one_normal_class_of_six_runs(tmp_path: Path):
+    """12 normal curves of 72, test_size 0.4: the worst case (every test curve normal) would
+    leave none to train on; the stratified split that is made leaves 7."""
+    repo = _files_repo(tmp_path / "repo", {"generate": {"files": {"normal_labels": [3]}}})
+    _six_class_archive(repo / "inputs/train.tsv", 12, seed=0)
+    _six_class_archive(repo / "inputs/validation.tsv", 6, seed=1)
+    update_params(repo, yaml.safe_load((repo / "presets/files.yaml").read_text()))
+    run(repo, "git", "commit", "-q", "-am", "six classes, class 3 normal, the files preset")
+    dvc(repo, "repro")
+    summary = json.loads((repo / "metrics/train_ae.json").read_text())
+    assert summary["n_train"] + summary["n_holdout"] == 7
+    metrics = json.loads((repo / "metrics/validation.json").read_text())
+    assert all("roc_auc" in metrics[name] for name in MODEL_NAMES), metrics
