@@ -163,20 +163,27 @@ class _ResidualForest(ResidualDetector):
         return PackedResidualForest.from_config(config, load_arrays(folder / f"{name}.npz"))
 
 
+def _forest_settings(
+    params: DifferenceForestParams | HistogramForestParams, seed: int
+) -> dict[str, Any]:
+    """The settings both residual forests take from their params section."""
+    return {
+        "residual": params.residual,
+        "n_estimators": params.n_estimators,
+        "max_features": params.max_features,
+        "class_weight": params.class_weight,
+        "decision_threshold": params.decision_threshold,
+        "n_jobs": resolve_n_jobs(params.n_jobs),
+        "random_state": seed,
+    }
+
+
 class DifferenceForest(_ResidualForest):
     """Random Forest on the (folded) residual vector: one feature per point of the curve."""
 
     @classmethod
     def from_params(cls, params: DifferenceForestParams, seed: int) -> Self:
-        return cls(
-            residual=params.residual,
-            n_estimators=params.n_estimators,
-            max_features=params.max_features,
-            class_weight=params.class_weight,
-            decision_threshold=params.decision_threshold,
-            n_jobs=resolve_n_jobs(params.n_jobs),
-            random_state=seed,
-        )
+        return cls(**_forest_settings(params, seed))
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> Self:
         X, y = validate_data(self, X, y)
@@ -227,13 +234,7 @@ class HistogramForest(_ResidualForest):
             bins=params.bins,
             value_range=params.range,
             range_quantile=params.range_quantile,
-            residual=params.residual,
-            n_estimators=params.n_estimators,
-            max_features=params.max_features,
-            class_weight=params.class_weight,
-            decision_threshold=params.decision_threshold,
-            n_jobs=resolve_n_jobs(params.n_jobs),
-            random_state=seed,
+            **_forest_settings(params, seed),
         )
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> Self:
