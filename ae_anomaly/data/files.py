@@ -2,7 +2,8 @@
 
 Formats, chosen by the file's suffix:
 
-- ``.tsv`` / ``.csv`` / ``.txt``: text tables (tab, comma, whitespace separated);
+- ``.tsv`` / ``.csv`` / ``.txt``: text tables (tab, comma or semicolon, whitespace
+  separated), also gzip-compressed (``.csv.gz``);
 - ``.parquet``: the same tables, typed;
 - ``.npy``: a 2-D array; ``.npz``: arrays ``x`` (curves) and optionally ``y`` (labels).
 
@@ -31,9 +32,9 @@ from ae_anomaly.data.curve_batches import (
     fail,
 )
 from ae_anomaly.data.labels import one_vs_rest
-from ae_anomaly.data.text_tables import TEXT_DELIMITERS, iter_text
+from ae_anomaly.data.text_tables import TEXT_SUFFIXES, iter_text, text_suffix
 
-SUFFIXES = (*TEXT_DELIMITERS, ".parquet", ".npy", ".npz")
+SUFFIXES = (*TEXT_SUFFIXES, ".parquet", ".npy", ".npz")
 
 
 DEFAULT_BATCH_ROWS = 65_536
@@ -63,11 +64,11 @@ def iter_curve_batches(
     """The curves of ``path`` in batches of at most ``batch_rows`` rows, each checked."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
+    if text_suffix(path) is None and suffix not in SUFFIXES:
         fail(path, f"unknown format {suffix or '(no suffix)'!r}; use one of {', '.join(SUFFIXES)}")
     if not path.is_file():
         fail(path, "no such file")
-    if suffix in TEXT_DELIMITERS:
+    if text_suffix(path) is not None:
         batches = iter_text(path, layout, label_column, batch_rows)
     elif suffix == ".parquet":
         batches = iter_parquet(path, layout, label_column, batch_rows)

@@ -3,6 +3,7 @@ one clear error naming the file and, where it applies, the line (or row) and col
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,57 @@ def test_csv_with_a_header_and_a_named_label_column(tmp_path):
         [*curve[:2], f" {label}", *curve[2:]] for label, curve in zip(LABELS, CURVES, strict=True)
     ]
     _check_round_trip(_write_text(tmp_path / "h.csv", [header, *rows], ","), "header", "state")
+
+
+def _european(value: object) -> str:
+    return str(value).replace(".", ",")
+
+
+def test_semicolon_csv_with_decimal_commas(tmp_path):
+    rows = [[label, *map(_european, curve)] for label, curve in zip(LABELS, CURVES, strict=True)]
+    _check_round_trip(_write_text(tmp_path / "eu.csv", rows, ";"))
+    header = ["label", *(f"t{i}" for i in range(CURVES.shape[1]))]
+    _check_round_trip(_write_text(tmp_path / "eu_h.csv", [header, *rows], ";"), "header", "label")
+
+
+def test_semicolon_csv_with_decimal_points(tmp_path):
+    _check_round_trip(_write_text(tmp_path / "points.csv", _ucr_rows(), ";"))
+
+
+@pytest.mark.parametrize(("suffix", "delimiter"), [(".csv", ","), (".csv", ";"), (".tsv", "\t")])
+def test_a_trailing_delimiter_closes_the_row(tmp_path, suffix, delimiter):
+    path = tmp_path / f"trailing{suffix}"
+    lines = (delimiter.join(map(str, row)) + delimiter for row in _ucr_rows())
+    path.write_text("\n".join(lines) + "\n")
+    _check_round_trip(path)
+    assert read_curves(path).x.shape == CURVES.shape
+
+
+def test_a_value_after_a_trailing_delimiter_is_reported(tmp_path):
+    lines = [",".join(map(str, row)) + "," for row in _ucr_rows()]
+    lines[2] += "9"
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    message = _error(tmp_path / "t.csv")
+    assert "line 3, column 7: '9' after the last delimiter" in message
+
+
+@pytest.mark.parametrize(("suffix", "delimiter"), [(".csv.gz", ","), (".tsv.gz", "\t")])
+def test_gzip_compressed_tables(tmp_path, suffix, delimiter):
+    path = tmp_path / f"curves{suffix}"
+    text = "\n".join(delimiter.join(map(str, row)) for row in _ucr_rows()) + "\n"
+    with gzip.open(path, "wt") as handle:
+        handle.write(text)
+    _check_round_trip(path)
+    rows = _ucr_rows()
+    rows[2][4] = "abc"
+    with gzip.open(tmp_path / f"bad{suffix}", "wt") as handle:
+        handle.write("\n".join(delimiter.join(map(str, row)) for row in rows) + "\n")
+    assert "line 3, column 5: 'abc' is not a number" in _error(tmp_path / f"bad{suffix}")
+
+
+def test_a_csv_with_another_delimiter_names_it(tmp_path):
+    path = _write_text(tmp_path / "pipes.csv", _ucr_rows(), "|")
+    assert "line 1: the first row holds no comma but '|'" in _error(path)
 
 
 def test_parquet_in_both_layouts(tmp_path):
