@@ -52,7 +52,7 @@ $(BENCH_INSTALLED): pyproject.toml $(VENV)/.installed
 bench-quality: $(BENCH_INSTALLED)  ## seeds 1..5: article preset vs our defaults vs PyOD (~25 min)
 	$(BIN)/python -m bench.quality --out bench/results
 
-bench-real: $(BENCH_INSTALLED)  ## GunPoint one-vs-rest: every model vs PyOD's, 3 seeds (~10 min)
+bench-real: $(BENCH_INSTALLED)  ## the UCR sets aeon ships, one-vs-rest: every model vs ROCKAD and PyOD, 3 seeds (~30 min)
 	$(BIN)/python -m bench.real --out bench/results
 
 bench-score: install  ## scoring throughput: CLI vs bare network, HTTP latency, memory (~5 min)

@@ -44,7 +44,7 @@ def test_preset_prints_one_override_per_key_of_the_preset(capsys):
     arguments = preset_arguments(REPO_ROOT / "presets/article.yaml", REPO_ROOT / "params.yaml")
     pairs = dict(value.split("=", 1) for value in arguments[1::2])
     assert set(arguments[::2]) == {"-S"}
-    assert pairs["train_ae.network.hidden_sizes"] == "[128,64,16]"
+    assert pairs["train_ae.network.mlp.hidden_sizes"] == "[128,64,16]"
     assert pairs["histogram_forest.range"] == "[-0.3,0.3]"
     assert pairs["histogram_forest.class_weight"] == "null"
     assert pairs["train_ae.lr_schedule"] == '"constant"'

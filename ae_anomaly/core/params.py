@@ -15,10 +15,9 @@ import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
-    Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -141,38 +140,70 @@ class BaselinesParams(_Section):
 
 
 # Network kinds ------------------------------------------------------------------------------
-# ``train_ae.network`` is one of these, chosen by its ``kind``; each is the settings of one
-# module of ``ae_anomaly/networks/`` (its registry maps the kind to the class). Adding a kind
-# is that module, one class here added to ``NetworkParams``, and its registry entry.
+# ``train_ae.network.kind`` names the kind that is built; ``train_ae.network.<kind>`` holds each
+# kind's settings, the settings of one module of ``ae_anomaly/networks/`` (its registry maps
+# the kind to the class). Every kind keeps its section, so switching is one override
+# (``dvc exp run -S train_ae.network.kind=conv``) and a sweep over kinds is one grid. Adding a
+# kind is that module, its settings class and field here, and its registry entry.
+
+Activation = Literal["leaky_relu", "relu", "elu", "tanh", "gelu"]
 
 
 class MLPNetworkParams(_Section):
     """The article's fully connected autoencoder (``ae_anomaly/networks/mlp.py``)."""
 
-    kind: Literal["mlp"] = "mlp"
     hidden_sizes: list[PositiveInt]
     latent_dim: PositiveInt
-    activation: Literal["leaky_relu", "relu", "elu", "tanh", "gelu"]
+    activation: Activation
     negative_slope: NonNegativeFloat
     output_activation: Literal["same", "identity", "sigmoid"]
 
 
-def _network_kind(value: object) -> str | None:
-    """The discriminator: a section without ``kind`` is the default kind, ``mlp``."""
-    if isinstance(value, dict):
-        return str(value.get("kind", "mlp"))
-    return getattr(value, "kind", None)
+class ConvNetworkParams(_Section):
+    """A 1-D convolutional autoencoder (``ae_anomaly/networks/conv.py``)."""
+
+    channels: Annotated[list[PositiveInt], Field(min_length=1)]
+    kernel_size: PositiveInt
+    latent_dim: PositiveInt
+    activation: Activation
+    negative_slope: NonNegativeFloat
+
+    @field_validator("kernel_size")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(f"must be odd (the padding keeps curves centred), got {value}")
+        return value
 
 
-NetworkParams = Annotated[
-    Annotated[MLPNetworkParams, Tag("mlp")],
-    Discriminator(_network_kind),
-]
+class VAENetworkParams(_Section):
+    """A variational autoencoder (``ae_anomaly/networks/vae.py``)."""
+
+    hidden_sizes: list[PositiveInt]
+    latent_dim: PositiveInt
+    activation: Activation
+    negative_slope: NonNegativeFloat
+    beta: NonNegativeFloat
 
 
-def network_settings(network: BaseModel) -> dict[str, object]:
-    """A network section as the plain settings its kind's config is built from (no kind)."""
-    return network.model_dump(exclude={"kind"})
+class NetworkParams(_Section):
+    kind: str
+    mlp: MLPNetworkParams | None = None
+    conv: ConvNetworkParams | None = None
+    vae: VAENetworkParams | None = None
+
+    @model_validator(mode="after")
+    def _kind_has_settings(self) -> Self:
+        kinds = [name for name in type(self).model_fields if name != "kind"]
+        if self.kind not in kinds:
+            raise ValueError(f"kind {self.kind!r} is not one of {', '.join(kinds)}")
+        if getattr(self, self.kind) is None:
+            raise ValueError(f"kind is {self.kind!r}, but the section {self.kind!r} is missing")
+        return self
+
+    def settings(self) -> dict[str, object]:
+        """The chosen kind's settings, as the plain values its config is built from."""
+        return getattr(self, self.kind).model_dump()
 
 
 class TrainAEParams(_Section):

@@ -9,10 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from ae_anomaly.networks.base import Network
+from ae_anomaly.networks.conv import ConvAutoencoder
 from ae_anomaly.networks.mlp import MLPAutoencoder
+from ae_anomaly.networks.vae import VariationalAutoencoder
 
 NETWORK_KINDS: dict[str, type[Network]] = {
     MLPAutoencoder.kind: MLPAutoencoder,
+    ConvAutoencoder.kind: ConvAutoencoder,
+    VariationalAutoencoder.kind: VariationalAutoencoder,
 }
 
 

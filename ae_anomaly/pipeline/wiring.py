@@ -19,7 +19,6 @@ from ae_anomaly.core.params import (
     Params,
     SyntheticParams,
     TrainAEParams,
-    network_settings,
 )
 from ae_anomaly.core.threads import resolve_n_jobs
 
@@ -116,7 +115,7 @@ def network(input_size: int, params: TrainAEParams) -> Network:
     comes from the data."""
     from ae_anomaly.networks.registry import build_network
 
-    return build_network(params.network.kind, input_size, network_settings(params.network))
+    return build_network(params.network.kind, input_size, params.network.settings())
 
 
 def training_config(params: TrainAEParams) -> TrainingConfig:

@@ -105,8 +105,8 @@ def test_flatten_gives_dotted_keys(default_params):
 def test_article_preset_gives_the_articles_settings():
     """presets/article.yaml on top of params.yaml must be the article's settings (NOTES.md)."""
     _, article = load_preset(REPO_ROOT / "presets/article.yaml", REPO_ROOT / "params.yaml")
-    assert article.train_ae.network.hidden_sizes == [128, 64, 16]
-    assert article.train_ae.network.latent_dim == 4
+    assert article.train_ae.network.mlp.hidden_sizes == [128, 64, 16]
+    assert article.train_ae.network.mlp.latent_dim == 4
     assert (article.train_ae.epochs, article.train_ae.batch_size, article.train_ae.lr) == (
         100,
         32,
@@ -114,7 +114,7 @@ def test_article_preset_gives_the_articles_settings():
     )
     assert (
         article.train_ae.weight_decay == 1e-5
-        and article.train_ae.network.output_activation == "same"
+        and article.train_ae.network.mlp.output_activation == "same"
     )
     assert article.histogram_forest.bins == 10 and article.histogram_forest.range == (-0.3, 0.3)
     assert article.histogram_forest.n_estimators == 10

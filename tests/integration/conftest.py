@@ -26,7 +26,7 @@ TINY_OVERRIDES: dict[str, dict[str, Any]] = {
     },
     "baselines": {"n_jobs": 1},
     "train_ae": {
-        "network": {"hidden_sizes": [32, 16]},
+        "network": {"mlp": {"hidden_sizes": [32, 16]}},
         "epochs": 2,
         "batch_size": 16,
         "boxplot_every_n_epochs": 1,

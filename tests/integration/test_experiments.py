@@ -22,7 +22,7 @@ def test_parallel_queued_sweep_gives_experiments_and_complete_mlflow_runs(repo_c
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-q", "-m", "baseline results")
     runs_before = len(runs_of(repo))
-    dvc(repo, "exp", "run", "--queue", "-S", "train_ae.network.latent_dim=2,8")
+    dvc(repo, "exp", "run", "--queue", "-S", "train_ae.network.mlp.latent_dim=2,8")
     start_queue(repo, jobs=2)
     try:
         status = wait_for_queue(repo)
@@ -42,7 +42,7 @@ def test_parallel_queued_sweep_gives_experiments_and_complete_mlflow_runs(repo_c
 
     experiments = experiments_of(repo)
     assert sorted(
-        e["params"]["train_ae"]["network"]["latent_dim"] for e in experiments.values()
+        e["params"]["train_ae"]["network"]["mlp"]["latent_dim"] for e in experiments.values()
     ) == [2, 8]
     for experiment in experiments.values():
         metrics = experiment["metrics"]["metrics/validation.json"]
@@ -52,8 +52,8 @@ def test_parallel_queued_sweep_gives_experiments_and_complete_mlflow_runs(repo_c
     assert sorted(r.data.tags["dvc.exp_name"] for r in runs) == sorted(experiments)
     for mlflow_run in runs:
         experiment = experiments[mlflow_run.data.tags["dvc.exp_name"]]
-        assert mlflow_run.data.params["train_ae.network.latent_dim"] == str(
-            experiment["params"]["train_ae"]["network"]["latent_dim"]
+        assert mlflow_run.data.params["train_ae.network.mlp.latent_dim"] == str(
+            experiment["params"]["train_ae"]["network"]["mlp"]["latent_dim"]
         )
         assert_run_is_complete(
             repo,

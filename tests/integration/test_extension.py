@@ -5,8 +5,8 @@ In a sandbox copy of the project, the test adds exactly what the README says add
 takes, and nothing else:
 
 - a network kind: ``ae_anomaly/networks/tiny_conv.py``, its settings class in
-  ``core/params.py`` (one member more in ``NetworkParams``) and its entry in
-  ``networks/registry.py``;
+  ``core/params.py`` (one field more in ``NetworkParams``), its entry in
+  ``networks/registry.py`` and its section in ``params.yaml``;
 - a residual detector: ``ae_anomaly/detectors/peak_count.py``, its entry in
   ``core/models.py`` and its params section (the schema, ``params.yaml``, and the
   ``detector`` and ``evaluate`` stages' params lists in ``dvc.yaml``).
@@ -74,7 +74,6 @@ class TinyConv(Network):
 TINY_CONV_PARAMS = """
 
 class TinyConvNetworkParams(_Section):
-    kind: Literal["tiny_conv"]
     channels: PositiveInt
 """
 
@@ -161,12 +160,12 @@ def _add_network_kind(repo: Path) -> None:
     package = repo / "ae_anomaly"
     (package / "networks/tiny_conv.py").write_text(textwrap.dedent(TINY_CONV).lstrip())
     params = package / "core/params.py"
-    _edit(params, "\n\ndef _network_kind(", TINY_CONV_PARAMS + "\n\ndef _network_kind(")
+    _edit(params, "\n\nclass NetworkParams(", TINY_CONV_PARAMS + "\n\nclass NetworkParams(")
     _edit(
         params,
-        '    Annotated[MLPNetworkParams, Tag("mlp")],\n',
-        '    Annotated[MLPNetworkParams, Tag("mlp")]\n'
-        '    | Annotated[TinyConvNetworkParams, Tag("tiny_conv")],\n',
+        "    vae: VAENetworkParams | None = None\n",
+        "    vae: VAENetworkParams | None = None\n"
+        "    tiny_conv: TinyConvNetworkParams | None = None\n",
     )
     registry = package / "networks/registry.py"
     _edit(
@@ -216,7 +215,7 @@ def test_a_new_network_kind_and_residual_detector_run_through_the_pipeline(tmp_p
     _add_network_kind(repo)
     _add_residual_detector(repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["train_ae"]["network"] = {"kind": "tiny_conv", "channels": 4}
+    params["train_ae"]["network"] |= {"kind": "tiny_conv", "tiny_conv": {"channels": 4}}
     params["peak_count"] = {"quantile": 0.99}
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(repo, "git", "add", "-A")

@@ -118,7 +118,7 @@ def test_a_partial_rerun_and_a_parallel_queued_sweep_each_log_one_complete_run(
 
     run(server_repo, "git", "add", "-A")
     run(server_repo, "git", "commit", "-q", "-m", "bins 7")
-    dvc(server_repo, "exp", "run", "--queue", "-S", "train_ae.network.latent_dim=2,3")
+    dvc(server_repo, "exp", "run", "--queue", "-S", "train_ae.network.mlp.latent_dim=2,3")
     start_queue(server_repo, jobs=2, MLFLOW_TRACKING_URI=stack.tracking_uri)
     try:
         status = wait_for_queue(server_repo)
