@@ -207,6 +207,20 @@ def train_network(
     waits for the device within an epoch; the held-out and monitored curves go through the
     network in one pass per epoch.
     """
+    logger.info(
+        "%s network: %d normal curves to train on, %d held out",
+        model.kind,
+        len(train_x),
+        len(holdout_x),
+    )
+    if len(train_x) < config.batch_size:
+        logger.warning(
+            "only %d training curves, fewer than one batch of %d: each epoch is one step on "
+            "all of them; with so few, watch the held-out loss (metrics/train_ae.json) for "
+            "over-fitting",
+            len(train_x),
+            config.batch_size,
+        )
     model.to(device)
     generator = torch.Generator().manual_seed(seed)
     data = as_tensor(train_x, device)

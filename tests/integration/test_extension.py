@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import make_repo
+from tests.integration.scoring_helpers import assert_every_path_scores_as_evaluate_reported
 from tooling.sandbox import dvc, run
 
 pytestmark = pytest.mark.integration
@@ -237,24 +238,4 @@ def test_a_new_network_kind_and_residual_detector_run_through_the_pipeline(tmp_p
     reported = np.genfromtxt(repo / "reports/validation_scores.csv", delimiter=",", names=True)
     assert "peak_count_score" in reported.dtype.names
 
-    run(
-        repo, "python", "-m", "ae_anomaly.cli", "score", "data/raw/validation.npz",
-        "--detector", "models/detector", "-o", "cli.csv",
-    )  # fmt: skip
-    scored = np.genfromtxt(repo / "cli.csv", delimiter=",", names=True)
-    served = run(
-        repo,
-        "python",
-        "-c",
-        "import mlflow, numpy as np, sys;"
-        f"mlflow.set_tracking_uri('sqlite:///{repo}/mlflow.db');"
-        "model = mlflow.pyfunc.load_model('models:/ae-anomaly-detector/1');"
-        "x = np.load('data/raw/validation.npz')['x'];"
-        "model.predict(x).to_csv(sys.stdout, index=False)",
-    )
-    (repo / "pyfunc.csv").write_text(served.stdout)
-    pyfunc = np.genfromtxt(repo / "pyfunc.csv", delimiter=",", names=True)
-    for name in ("peak_count", "histogram_forest"):
-        for table in (scored, pyfunc):
-            np.testing.assert_allclose(table[f"{name}_score"], reported[f"{name}_score"], atol=1e-6)
-            np.testing.assert_array_equal(table[f"{name}_label"], reported[f"{name}_label"])
+    assert_every_path_scores_as_evaluate_reported(repo, ["peak_count", "histogram_forest"])

@@ -30,7 +30,7 @@ FILES = {
     },
     "split": {"test_size": 0.3, "stratify": True},
     "preprocess": {"normalize": "zscore"},
-    "train_ae": {"network": {"output_activation": "identity"}},
+    "train_ae": {"network": {"mlp": {"output_activation": "identity"}}},
 }
 
 

@@ -302,3 +302,14 @@ def test_every_parameter_and_gradient_starts_on_a_64_byte_boundary():
         assert parameter.grad is not None and parameter.grad.data_ptr() % 64 == 0
     runs = flat.optimizer_tensors()
     assert sum(run.numel() for run in runs) == sum(p.numel() for p in model.parameters())
+
+
+def test_training_says_how_many_curves_it_trains_on_and_warns_on_tiny_pools(small_dataset, caplog):
+    with caplog.at_level("INFO", logger="ae_anomaly.networks.training"):
+        _train(small_dataset, epochs=1)
+    assert "mlp network: 60 normal curves to train on, 10 held out" in caplog.text
+    assert "fewer than one batch" not in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="ae_anomaly.networks.training"):
+        _train(small_dataset, epochs=1, batch_size=64)
+    assert "only 60 training curves, fewer than one batch of 64" in caplog.text
