@@ -19,6 +19,8 @@ from ae_anomaly.pipeline.validation import (
     draw_validation_figures,
     measure_validation,
 )
+from ae_anomaly.tracking.datasets import describe_datasets
+from ae_anomaly.tracking.describe import DESCRIPTION_TAG, run_identity
 from ae_anomaly.tracking.provenance import run_tags
 from ae_anomaly.tracking.runs import PipelineRecord, pipeline_run
 from ae_anomaly.tracking.store import open_store, repository_root
@@ -30,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_stage_args(
         __doc__,
         [
-            "validation", "baseline_predictions", "detector",
+            "pool", "validation", "baseline_predictions", "detector",
             "loss", "train_summary", "boxplots", "training_figures", "lock_file",
             "metrics", "reports", "validation_scores", "roc", "pr", "confusion", "figures",
         ],
@@ -68,8 +70,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         logger.info("validation results:\n%s", results.results_table)
 
         loss = load_columns(args.loss)
+        flat, tags = flatten(params), run_tags(Path.cwd(), Path(args.lock_file))
+        name, description = run_identity(
+            Path.cwd(),
+            flat,
+            tags.get("git.commit"),
+            os.environ.get("DVC_EXP_NAME"),
+            results.results_table,
+        )
         record = PipelineRecord(
-            params=flatten(params),
+            params=flat,
             metrics=results.metrics,
             train_loss=loss["train_loss"],
             holdout_loss=loss["holdout_loss"],
@@ -81,8 +91,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             reports_markdown=results.reports_markdown,
             detector_path=files.detector if params.evaluate.log_model else None,
             input_example=results.input_example,
-            tags=run_tags(Path.cwd(), Path(args.lock_file)),
-            run_name=os.environ.get("DVC_EXP_NAME"),
+            datasets=describe_datasets(Path(args.pool), files.validation, flat),
+            tags={**tags, DESCRIPTION_TAG: description},
+            run_name=name,
         )
         with pipeline_run(record, params.evaluate.mlflow_experiment, root) as run:
             run.log_figures(figures.result())

@@ -20,6 +20,7 @@ import numpy as np
 
 from ae_anomaly.pipeline.timings import record_phase
 from ae_anomaly.tracking.abandoned import close_abandoned_runs, owner_tags
+from ae_anomaly.tracking.datasets import DatasetRecord, log_datasets
 from ae_anomaly.tracking.registry import log_detector
 from ae_anomaly.tracking.store import (
     TrackingUnavailableError,
@@ -58,6 +59,8 @@ class PipelineRecord:
     input_example: np.ndarray | None = None
     tags: dict[str, str] = field(default_factory=dict)
     run_name: str | None = None
+    #: The pool and validation set, logged as the run's dataset inputs.
+    datasets: Sequence[DatasetRecord] = ()
 
 
 def _metrics_for(record: PipelineRecord, timestamp_ms: int) -> list[Metric]:
@@ -185,6 +188,7 @@ def _log_record(record: PipelineRecord, run_id: str, experiment_id: str) -> None
 
     client = mlflow.MlflowClient()
     mlflow.log_params({key: _param_value(value) for key, value in record.params.items()})
+    log_datasets(list(record.datasets))
     metrics = _metrics_for(record, int(time.time() * 1000))
     for start in range(0, len(metrics), _METRICS_PER_BATCH):
         client.log_batch(run_id, metrics=metrics[start : start + _METRICS_PER_BATCH])

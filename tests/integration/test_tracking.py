@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.integration.conftest import dvc, stages_run
 from tests.integration.mlflow_helpers import assert_run_is_complete, runs_of
@@ -16,6 +18,16 @@ def test_repro_creates_one_complete_run(reproduced_repo):
     runs = runs_of(reproduced_repo)
     assert len(runs) == 1
     assert_run_is_complete(reproduced_repo, runs[0])
+    commit = runs[0].data.tags["git.commit"]
+    assert runs[0].info.run_name == commit[:7]  # nothing differs from the commit's params
+    description = runs[0].data.tags["mlflow.note.content"]
+    assert "**Data**: the article's synthetic curves of 64 points" in description
+    assert f"**Params changed**: nothing: the params of `{commit[:7]}`" in description
+    assert "| histogram_forest |" in description
+    inputs = {i.dataset.name: i.dataset for i in runs[0].inputs.dataset_inputs}
+    lock = yaml.safe_load((reproduced_repo / "dvc.lock").read_text())["stages"]["generate"]
+    md5 = {Path(out["path"]).stem: out["md5"] for out in lock["outs"]}
+    assert {name: dataset.digest for name, dataset in inputs.items()} == md5
 
 
 def test_experiment_changing_only_histograms_still_logs_a_complete_run(repo_copy):
@@ -27,6 +39,8 @@ def test_experiment_changing_only_histograms_still_logs_a_complete_run(repo_copy
     latest = runs[-1]
     assert_run_is_complete(repo, latest)  # loss curves and boxplots come from the cached train_ae
     assert latest.data.tags["dvc.exp_name"] == "bins-7"
+    assert latest.info.run_name == "bins-7"
+    assert "`histogram_forest.bins` 20 → 7" in latest.data.tags["mlflow.note.content"]
     assert latest.data.tags.get("dvc.baseline_rev")
 
 
