@@ -71,6 +71,8 @@ def run_name(experiment: str | None, commit: str | None, changes: Changes | None
 
 def data_source(params: Mapping[str, object]) -> str:
     """One line naming the data a run used, from its dotted params."""
+    if "generate.source" not in params:
+        return "not recorded (no generate section in the params)"
     if params["generate.source"] == "files":
         return (
             f"files: pool `{params['generate.files.train']}`, validation "

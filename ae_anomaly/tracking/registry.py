@@ -80,6 +80,7 @@ def log_detector(record: PipelineRecord, experiment_id: str, run_id: str) -> Non
     client = mlflow.MlflowClient()
     if existing:
         client.log_outputs(run_id, [LoggedModelOutput(existing[0].model_id, step=0)])
+        _describe_registered_model(client)
         return
     config = json.loads((record.detector_path / CONFIG_FILE).read_text())
     fitted = fitted_detector_names(record.detector_path)
@@ -106,8 +107,59 @@ def log_detector(record: PipelineRecord, experiment_id: str, run_id: str) -> Non
         },
     }
     version = mlflow.register_model(info.model_uri, REGISTERED_MODEL, tags=version_tags)
+    client.update_model_version(
+        REGISTERED_MODEL, version.version, description=version_description(record, run_id)
+    )
+    _describe_registered_model(client)
     client.set_tag(run_id, "detector.registered_version", str(version.version))
     logger.info("detector registered as %s version %s", REGISTERED_MODEL, version.version)
+
+
+MODEL_DESCRIPTION = (
+    "The deployable anomaly detector for 1-D curves of the ae-anomaly pipeline: an autoencoder "
+    "and the detectors fitted on its residuals, packed in one folder. Each version is the "
+    "detector of one pipeline run (its description names the run, the data, the params digest "
+    "and the validation figures). Scores: higher = more anomalous; label 1 = anomaly. "
+    "Load it with `mlflow.pyfunc.load_model('models:/ae-anomaly-detector/<version>')` or "
+    "`ae-anomaly score CURVES --detector models:/ae-anomaly-detector/<version> -o scores.csv`."
+)
+
+
+def _describe_registered_model(client: Any) -> None:
+    """Give the registered model its description where it has none (stores from before)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        described = client.get_registered_model(REGISTERED_MODEL).description
+    except MlflowException:  # linked a logged model that was never registered
+        return
+    if not described:
+        client.update_registered_model(REGISTERED_MODEL, description=MODEL_DESCRIPTION)
+
+
+def version_description(record: PipelineRecord, run_id: str) -> str:
+    """A registered version's Markdown description: its run, data, params and figures."""
+    from ae_anomaly.report.tables import markdown_table
+    from ae_anomaly.tracking.describe import data_source
+
+    rows = [
+        [model, *(f"{float(values[m]):.3f}" for m in KEY_METRICS)]
+        for model, values in record.metrics.items()
+        if all(m in values for m in KEY_METRICS)
+    ]
+    return "\n".join(
+        [
+            f"**Run**: {record.run_name or run_id} (`{run_id}`)",
+            "",
+            f"**Data**: {data_source(record.params)}",
+            "",
+            f"**Params sha256**: `{params_digest(record.params)[:12]}`",
+            "",
+            "**Validation**",
+            "",
+            markdown_table(("model", *KEY_METRICS), rows),
+        ]
+    )
 
 
 def _requirements() -> list[str]:

@@ -189,6 +189,11 @@ def test_detector_is_logged_as_a_pyfunc_model_and_registered(store, detector_fol
     assert version.tags["histogram_forest.f1_anomaly"] == "0.9"
     assert len(version.tags["params_sha256"]) == 64
     assert client.get_run(run_id).data.tags["detector.registered_version"] == "1"
+    assert f"(`{run_id}`)" in version.description
+    assert "| histogram_forest | 0.900 | 0.990 |" in version.description
+    assert "version is the detector of one pipeline run" in (
+        client.get_registered_model(REGISTERED_MODEL).description
+    )
     uri = f"models:/{REGISTERED_MODEL}/1"
     info = mlflow.models.get_model_info(uri)
     assert info.metadata["curve_length"] == 48
