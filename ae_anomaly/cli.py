@@ -2,7 +2,7 @@
 
 - ``ae-anomaly score CURVES --detector models/detector -o scores.csv``: score new curves
   with the deployable detector (a folder, or an MLflow model URI such as
-  ``models:/ae-anomaly-detector/3``), writing CSV or Parquet.
+  ``models:/ae-anomaly-detector@champion``), writing CSV or Parquet.
 - ``ae-anomaly results metrics/validation.json``: print a finished run's results table
   (``make run`` ends with it); ``--markdown PATH`` also writes a summary embedding the
   figures, readable offline (``make report``).
@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         metavar="PATH_OR_URI",
         help="a detector folder (models/detector) or an MLflow model URI "
-        "(models:/ae-anomaly-detector/<version>)",
+        "(models:/ae-anomaly-detector@champion, or /<version>)",
     )
     score.add_argument(
         "-o", "--output", required=True, help="where to write the scores: .csv or .parquet"

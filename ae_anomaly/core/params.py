@@ -263,6 +263,19 @@ class EvaluateParams(_Section):
     heatmap_rows: PositiveInt
     mlflow_experiment: Annotated[str, Field(min_length=1)]
     log_model: bool
+    #: ``<model>.<metric>`` on validation that a registered version must beat to take the
+    #: ``@champion`` alias (higher is better).
+    champion_metric: str
+
+    @field_validator("champion_metric")
+    @classmethod
+    def _model_and_metric(cls, value: str) -> str:
+        model, _, metric = value.partition(".")
+        if not model or not metric:
+            raise ValueError(
+                f"expected <model>.<metric>, e.g. histogram_forest.f1_anomaly, got {value!r}"
+            )
+        return value
 
 
 class Params(_Section):

@@ -28,6 +28,10 @@ logger = logging.getLogger(__name__)
 REGISTERED_MODEL = "ae-anomaly-detector"
 
 
+#: Every new version is the challenger; the one that beat the rest is the champion.
+CHALLENGER, CHAMPION = "challenger", "champion"
+DEFAULT_CHAMPION_METRIC = "histogram_forest.f1_anomaly"
+
 #: The metrics a registered version carries as tags, so versions compare at a glance.
 KEY_METRICS = ("f1_anomaly", "roc_auc")
 
@@ -95,8 +99,13 @@ def log_detector(record: PipelineRecord, experiment_id: str, run_id: str) -> Non
         metadata={"curve_length": config["curve_length"], "normalize": config["normalize"]},
         tags={"detector_sha256": digest},
     )
+    validation = next((d.digest for d in record.datasets if d.name == "validation"), "")
+    champion_metric = str(record.params.get("evaluate.champion_metric", DEFAULT_CHAMPION_METRIC))
     version_tags = {
         "detector_sha256": digest,
+        "validation_md5": validation,
+        "champion_metric": champion_metric,
+        "champion_metric_value": str(_metric(record, champion_metric)),
         "params_sha256": params_digest(record.params),
         "run_id": run_id,
         **{
@@ -112,6 +121,7 @@ def log_detector(record: PipelineRecord, experiment_id: str, run_id: str) -> Non
     )
     _describe_registered_model(client)
     client.set_tag(run_id, "detector.registered_version", str(version.version))
+    promote(client, version.version)
     logger.info("detector registered as %s version %s", REGISTERED_MODEL, version.version)
 
 
@@ -120,9 +130,71 @@ MODEL_DESCRIPTION = (
     "and the detectors fitted on its residuals, packed in one folder. Each version is the "
     "detector of one pipeline run (its description names the run, the data, the params digest "
     "and the validation figures). Scores: higher = more anomalous; label 1 = anomaly. "
-    "Load it with `mlflow.pyfunc.load_model('models:/ae-anomaly-detector/<version>')` or "
-    "`ae-anomaly score CURVES --detector models:/ae-anomaly-detector/<version> -o scores.csv`."
+    "Load it with `mlflow.pyfunc.load_model('models:/ae-anomaly-detector@champion')` or "
+    "`ae-anomaly score CURVES --detector models:/ae-anomaly-detector@champion -o scores.csv`. "
+    "Every new version is `@challenger`; `@champion` is the best so far on each version's "
+    "`champion_metric`."
 )
+
+
+def _metric(record: PipelineRecord, dotted: str) -> float | None:
+    model, _, metric = dotted.partition(".")
+    value = record.metrics.get(model, {}).get(metric)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _value(tags: dict[str, str]) -> float | None:
+    try:
+        return float(tags.get("champion_metric_value", "None"))
+    except ValueError:
+        return None
+
+
+def promote(client: Any, version: str) -> str:
+    """Give ``version`` the alias ``@challenger``, and ``@champion`` when it beats the current
+    champion (the rule in ``docs/mlflow.md``). Returns the champion's version afterwards.
+
+    The new version takes ``@champion`` when there is none yet, or when it was measured on
+    the same validation data (same md5) and the same ``evaluate.champion_metric`` and scores
+    strictly higher. Figures on other data, or on another metric, do not compare: the
+    champion stays, and the log says how to move the alias by hand.
+    """
+    from mlflow.exceptions import MlflowException
+
+    new = client.get_model_version(REGISTERED_MODEL, version)
+    client.set_registered_model_alias(REGISTERED_MODEL, CHALLENGER, version)
+    try:
+        champion = client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
+    except MlflowException:
+        champion = None
+    ours, metric = _value(new.tags), new.tags.get("champion_metric")
+    if ours is None:
+        logger.warning(
+            "evaluate.champion_metric %s names no figure this run measured (a typo, or a model "
+            "not fitted): version %s cannot take @%s",
+            metric, version, CHAMPION,
+        )  # fmt: skip
+    if champion is None:
+        take = ours is not None
+    elif (
+        champion.tags.get("validation_md5") != new.tags.get("validation_md5")
+        or champion.tags.get("champion_metric") != metric
+    ):
+        logger.info(
+            "version %s is not comparable with @%s (version %s): other validation data or "
+            "another metric; to promote it anyway: MlflowClient().set_registered_model_alias"
+            "(%r, %r, %s)",
+            version, CHAMPION, champion.version, REGISTERED_MODEL, CHAMPION, version,
+        )  # fmt: skip
+        take = False
+    else:
+        theirs = _value(champion.tags)
+        take = ours is not None and (theirs is None or ours > theirs)
+    if take:
+        client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION, version)
+        logger.info("version %s is now @%s (%s %s)", version, CHAMPION, metric, ours)
+        return version
+    return str(champion.version) if champion is not None else ""
 
 
 def _describe_registered_model(client: Any) -> None:
@@ -174,9 +246,10 @@ def _requirements() -> list[str]:
 
 
 def download_detector(model_uri: str, destination: Path | None = None) -> Path:
-    """The detector folder inside an MLflow model (``models:/ae-anomaly-detector/3``,
-    ``runs:/<id>/detector``, ...), downloaded from the tracking store: the plain files only,
-    so using it runs no code from the store."""
+    """The detector folder inside an MLflow model (``models:/ae-anomaly-detector@champion``,
+    ``models:/ae-anomaly-detector/3``, ``runs:/<id>/detector``, ...), downloaded from the
+    tracking store: the plain files only, so using it runs no code from the store. An alias
+    is resolved to its version first: MLflow roots a sub-path of an alias URI elsewhere."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -186,6 +259,10 @@ def download_detector(model_uri: str, destination: Path | None = None) -> Path:
     check_reachable(uri)
     mlflow.set_tracking_uri(uri)
     try:
+        if model_uri.startswith("models:/") and "@" in model_uri:
+            name, _, alias = model_uri.removeprefix("models:/").rstrip("/").partition("@")
+            version = mlflow.MlflowClient().get_model_version_by_alias(name, alias).version
+            model_uri = f"models:/{name}/{version}"
         folder = mlflow.artifacts.download_artifacts(
             artifact_uri=f"{model_uri.rstrip('/')}/artifacts/{DETECTOR_ARTIFACT}",
             dst_path=None if destination is None else str(destination),

@@ -33,6 +33,7 @@ def test_repository_params_validate(default_params):
         ("preprocess", "normalize", "robust", "preprocess.normalize"),
         ("histogram_forest", "bins", 0, "histogram_forest.bins"),
         ("split", "test_size", 1.5, "split.test_size"),
+        ("evaluate", "champion_metric", "f1", "evaluate.champion_metric"),
     ],
 )
 def test_bad_values_name_the_dotted_key(section, key, value, dotted):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -15,6 +17,7 @@ from mlflow import MlflowClient
 
 from ae_anomaly.deploy.detector import CurveDetector
 from ae_anomaly.deploy.folder import folder_digest
+from ae_anomaly.tracking.datasets import DatasetRecord
 from ae_anomaly.tracking.provenance import run_tags
 from ae_anomaly.tracking.registry import REGISTERED_MODEL, download_detector
 from ae_anomaly.tracking.runs import PipelineRecord, pipeline_run
@@ -174,10 +177,12 @@ def _with_detector(store: Path, detector_folder: Path, fitted, **overrides) -> P
     metrics = {"histogram_forest": {"f1_anomaly": 0.9, "roc_auc": 0.99}}
     return _record(
         store,
-        detector_path=detector_folder,
-        input_example=fitted[-1][:3],
-        metrics=metrics,
-        **overrides,
+        **{
+            "detector_path": detector_folder,
+            "input_example": fitted[-1][:3],
+            "metrics": metrics,
+            **overrides,
+        },
     )
 
 
@@ -294,3 +299,50 @@ def test_open_store_fails_fast_on_an_unreachable_server(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
     with pytest.raises(TrackingUnavailableError, match=str(port)):
         open_store(store)
+
+
+def _variant(detector_folder: Path, folder: Path, batch_size: int) -> Path:
+    """A copy of the detector folder with other bytes (so it registers a new version)."""
+    copy = folder / f"variant-{batch_size}" / "detector"
+    shutil.copytree(detector_folder, copy)
+    config = json.loads((copy / "detector.json").read_text())
+    (copy / "detector.json").write_text(json.dumps({**config, "batch_size": batch_size}))
+    return copy
+
+
+def _dataset(digest: str) -> DatasetRecord:
+    return DatasetRecord("validation", "evaluation", digest, 10, 48, "synthetic")
+
+
+def test_the_champion_alias_goes_only_to_a_better_version_on_the_same_data(
+    store, detector_folder, fitted, tmp_path
+):
+    client = MlflowClient(tracking_uri(store))
+
+    def register(batch_size: int, f1: float, validation: str = "a" * 32) -> None:
+        metrics = {"histogram_forest": {"f1_anomaly": f1, "roc_auc": 0.9}}
+        record = _with_detector(
+            store,
+            _variant(detector_folder, tmp_path, batch_size),
+            fitted,
+            metrics=metrics,
+            datasets=[_dataset(validation)],
+        )
+        log_pipeline_run(record, "unit", store)
+
+    def aliases() -> tuple[str, str]:
+        return tuple(
+            str(client.get_model_version_by_alias(REGISTERED_MODEL, alias).version)
+            for alias in ("champion", "challenger")
+        )
+
+    register(8, 0.80)
+    assert aliases() == ("1", "1")  # the first version is champion
+    register(9, 0.70)
+    assert aliases() == ("1", "2")  # worse: challenger only
+    register(10, 0.90)
+    assert aliases() == ("3", "3")  # better: takes the champion
+    register(11, 0.99, validation="b" * 32)
+    assert aliases() == ("3", "4")  # other validation data: not comparable, champion stays
+    folder = download_detector(f"models:/{REGISTERED_MODEL}@champion", tmp_path / "champion")
+    assert json.loads((folder / "detector.json").read_text())["batch_size"] == 10
