@@ -68,6 +68,8 @@ class UCRSet:
     name: str
     train: Path
     test: Path
+    #: The labels of its TRAIN file, shortest then alphabetical (1, 2, ..., 10).
+    classes: tuple[str, ...]
 
 
 def ucr_datasets() -> list[UCRSet]:
@@ -83,22 +85,21 @@ def ucr_datasets() -> list[UCRSet]:
             test = folder / f"{name}_TEST.ts"
             if name.removesuffix("_eq") not in univariate or not test.is_file():
                 continue
-            x, _ = load_from_ts_file(str(train))
+            x, labels = load_from_ts_file(str(train))
             if isinstance(x, np.ndarray) and x.ndim == 3 and x.shape[1] == 1:
-                found.append(UCRSet(name, train, test))
+                classes = tuple(sorted({str(v) for v in labels}, key=lambda v: (len(v), v)))
+                found.append(UCRSet(name, train, test, classes))
     return found
 
 
-def write_ucr_tsv(source: Path, target: Path) -> tuple[np.ndarray, np.ndarray]:
+def write_ucr_tsv(source: Path, target: Path) -> None:
     """A ``.ts`` file as the UCR archive's TSV (label, then the curve), as a user has it."""
     from aeon.datasets import load_from_ts_file
 
     x, labels = load_from_ts_file(str(source))
-    curves = x[:, 0, :]
     with open(target, "w") as handle:
-        for label, curve in zip(labels, curves, strict=True):
+        for label, curve in zip(labels, x[:, 0, :], strict=True):
             handle.write("\t".join([str(label), *(repr(float(v)) for v in curve)]) + "\n")
-    return curves, labels
 
 
 def peer_detectors(seed: int, n_train: int) -> dict[str, Callable[[], Any]]:
@@ -366,13 +367,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.datasets:
         wanted = args.datasets.split(",")
         datasets = [d for d in datasets if d.name in wanted]
-    from aeon.datasets import load_from_ts_file
-
-    configurations = []
-    for dataset in datasets:
-        _, labels = load_from_ts_file(str(dataset.train))
-        for label in sorted(set(labels), key=lambda v: (len(v), v)):
-            configurations.append(Configuration(dataset, str(label), seeds))
+    configurations = [
+        Configuration(dataset, label, seeds) for dataset in datasets for label in dataset.classes
+    ]
+    order = [c.key for c in configurations]  # data sets by name, classes in order: the table's
     # Largest first, so the two workers finish together.
     configurations.sort(key=lambda c: -c.dataset.train.stat().st_size)
     log(f"{len(configurations)} configurations of {len(datasets)} data sets, seeds {seeds}")
@@ -401,10 +399,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    order = [
-        c.key
-        for c in sorted(configurations, key=lambda c: (c.dataset.name, len(c.normal), c.normal))
-    ]
     results["configs"] = {key: results["configs"][key] for key in order}
     results["summary"] = summarise(results["configs"])
     results["targets"] = targets(results["summary"])

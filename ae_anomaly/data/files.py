@@ -63,12 +63,12 @@ def iter_curve_batches(
 ) -> Iterator[CurveBatch]:
     """The curves of ``path`` in batches of at most ``batch_rows`` rows, each checked."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if text_suffix(path) is None and suffix not in SUFFIXES:
+    suffix, text = path.suffix.lower(), text_suffix(path) is not None
+    if not text and suffix not in SUFFIXES:
         fail(path, f"unknown format {suffix or '(no suffix)'!r}; use one of {', '.join(SUFFIXES)}")
     if not path.is_file():
         fail(path, "no such file")
-    if text_suffix(path) is not None:
+    if text:
         batches = iter_text(path, layout, label_column, batch_rows)
     elif suffix == ".parquet":
         batches = iter_parquet(path, layout, label_column, batch_rows)

@@ -9,6 +9,7 @@ residuals and the deployable detector only ever see this interface.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
@@ -24,6 +25,26 @@ class NetworkConfig(Protocol):
     input_size: int
 
     def to_dict(self) -> dict[str, Any]: ...
+
+
+class ListedConfig:
+    """``to_dict`` / ``from_dict`` for a kind's frozen dataclass config: tuple fields are
+    stored as lists (the checkpoint holds plain values) and read back as tuples."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in asdict(self).items()  # type: ignore[call-overload]
+        }
+
+    @classmethod
+    def from_dict(cls, config: dict[str, Any]) -> Self:
+        return cls(
+            **{
+                key: tuple(value) if isinstance(value, list) else value
+                for key, value in config.items()
+            }
+        )
 
 
 class Network(nn.Module):

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from ae_anomaly.networks.base import Network
+from ae_anomaly.networks.base import ListedConfig, Network
 from ae_anomaly.networks.mlp import make_activation
 
 
 @dataclass(frozen=True)
-class ConvConfig:
+class ConvConfig(ListedConfig):
     """Everything needed to rebuild the network; stored inside the checkpoint."""
 
     input_size: int
@@ -36,15 +36,6 @@ class ConvConfig:
     def __post_init__(self) -> None:
         if self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
-
-    def to_dict(self) -> dict[str, Any]:
-        config = asdict(self)
-        config["channels"] = list(self.channels)
-        return config
-
-    @classmethod
-    def from_dict(cls, config: dict[str, Any]) -> ConvConfig:
-        return cls(**{**config, "channels": tuple(config["channels"])})
 
     @property
     def padded_size(self) -> int:

@@ -7,17 +7,17 @@ the input width always comes from the data, never from a constant.
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from ae_anomaly.networks.base import Network
+from ae_anomaly.networks.base import ListedConfig, Network
 
 
 @dataclass(frozen=True)
-class MLPConfig:
+class MLPConfig(ListedConfig):
     """Everything needed to rebuild the network; stored inside the checkpoint."""
 
     input_size: int
@@ -26,15 +26,6 @@ class MLPConfig:
     activation: str
     negative_slope: float
     output_activation: str
-
-    def to_dict(self) -> dict[str, Any]:
-        config = asdict(self)
-        config["hidden_sizes"] = list(self.hidden_sizes)
-        return config
-
-    @classmethod
-    def from_dict(cls, config: dict[str, Any]) -> MLPConfig:
-        return cls(**{**config, "hidden_sizes": tuple(config["hidden_sizes"])})
 
 
 def make_activation(name: str, negative_slope: float) -> nn.Module:
@@ -52,16 +43,16 @@ def make_activation(name: str, negative_slope: float) -> nn.Module:
     return activations[name]
 
 
-def _stack(sizes: list[int], config: MLPConfig, last_activation: str) -> nn.Sequential:
+def dense_stack(
+    sizes: list[int], activation: str, negative_slope: float, last_activation: str
+) -> nn.Sequential:
+    """``Linear`` layers through ``sizes``, each followed by ``activation``, the last by
+    ``last_activation``."""
     layers: list[nn.Module] = []
     for index, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(fan_in, fan_out))
         is_last = index == len(sizes) - 2
-        layers.append(
-            make_activation(
-                last_activation if is_last else config.activation, config.negative_slope
-            )
-        )
+        layers.append(make_activation(last_activation if is_last else activation, negative_slope))
     return nn.Sequential(*layers)
 
 
@@ -78,8 +69,9 @@ class MLPAutoencoder(Network):
         super().__init__()
         self.config = config
         widths = [config.input_size, *config.hidden_sizes, config.latent_dim]
-        self.encoder = _stack(widths, config, config.activation)
-        self.decoder = _stack(widths[::-1], config, self.output_activation)
+        slope = config.negative_slope
+        self.encoder = dense_stack(widths, config.activation, slope, config.activation)
+        self.decoder = dense_stack(widths[::-1], config.activation, slope, self.output_activation)
 
     @classmethod
     def from_config_dict(cls, config: dict[str, Any]) -> MLPAutoencoder:

@@ -14,19 +14,18 @@ samples.
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from ae_anomaly.networks.base import Network
-from ae_anomaly.networks.mlp import make_activation
+from ae_anomaly.networks.base import ListedConfig, Network
+from ae_anomaly.networks.mlp import dense_stack
 
 
 @dataclass(frozen=True)
-class VAEConfig:
+class VAEConfig(ListedConfig):
     """Everything needed to rebuild the network; stored inside the checkpoint."""
 
     input_size: int
@@ -35,23 +34,6 @@ class VAEConfig:
     activation: str
     negative_slope: float
     beta: float
-
-    def to_dict(self) -> dict[str, Any]:
-        config = asdict(self)
-        config["hidden_sizes"] = list(self.hidden_sizes)
-        return config
-
-    @classmethod
-    def from_dict(cls, config: dict[str, Any]) -> VAEConfig:
-        return cls(**{**config, "hidden_sizes": tuple(config["hidden_sizes"])})
-
-
-def _dense(widths: list[int], config: VAEConfig) -> list[nn.Module]:
-    layers: list[nn.Module] = []
-    for fan_in, fan_out in itertools.pairwise(widths):
-        layers.append(nn.Linear(fan_in, fan_out))
-        layers.append(make_activation(config.activation, config.negative_slope))
-    return layers
 
 
 class VariationalAutoencoder(Network):
@@ -63,13 +45,15 @@ class VariationalAutoencoder(Network):
     def __init__(self, config: VAEConfig):
         super().__init__()
         self.config = config
+        activation, slope = config.activation, config.negative_slope
         encoder_widths = [config.input_size, *config.hidden_sizes]
-        self.encoder = nn.Sequential(*_dense(encoder_widths, config))
+        self.encoder = dense_stack(encoder_widths, activation, slope, activation)
         self.mean = nn.Linear(encoder_widths[-1], config.latent_dim)
         self.log_variance = nn.Linear(encoder_widths[-1], config.latent_dim)
         decoder_widths = [config.latent_dim, *config.hidden_sizes[::-1]]
         self.decoder = nn.Sequential(
-            *_dense(decoder_widths, config), nn.Linear(decoder_widths[-1], config.input_size)
+            *dense_stack(decoder_widths, activation, slope, activation),
+            nn.Linear(decoder_widths[-1], config.input_size),
         )
 
     @classmethod

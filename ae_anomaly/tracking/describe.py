@@ -11,13 +11,13 @@ MLflow runs list without being opened.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
 from ae_anomaly.core.params import ParamsError, flatten, parse_params
+from ae_anomaly.tracking.provenance import git_output
 
 #: MLflow shows this tag as the run's (and a model version's) description.
 DESCRIPTION_TAG = "mlflow.note.content"
@@ -30,13 +30,11 @@ Changes = dict[str, tuple[object, object]]
 def committed_params(workdir: Path, revision: str = "HEAD") -> dict[str, object] | None:
     """The dotted params of ``params.yaml`` at ``revision``; ``None`` outside git, before the
     first commit, or when that file does not validate against today's schema."""
-    shown = subprocess.run(
-        ["git", "show", f"{revision}:params.yaml"], cwd=workdir, capture_output=True, text=True
-    )
-    if shown.returncode != 0:
+    shown = git_output(workdir, "show", f"{revision}:params.yaml")
+    if shown is None:
         return None
     try:
-        return flatten(parse_params(yaml.safe_load(shown.stdout), f"{revision}:params.yaml"))
+        return flatten(parse_params(yaml.safe_load(shown), f"{revision}:params.yaml"))
     except (ParamsError, yaml.YAMLError):
         return None
 

@@ -9,7 +9,9 @@ import subprocess
 from pathlib import Path
 
 
-def _git(root: Path, *args: str) -> str | None:
+def git_output(root: Path, *args: str) -> str | None:
+    """What ``git <args>`` prints in ``root``, or ``None`` where it fails (no repository,
+    no such revision or file)."""
     result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
     return result.stdout.strip() if result.returncode == 0 else None
 
@@ -17,11 +19,11 @@ def _git(root: Path, *args: str) -> str | None:
 def run_tags(workdir: Path, lock_file: Path | None) -> dict[str, str]:
     """Provenance: git commit and dirtiness, DVC experiment name/baseline, dvc.lock digest."""
     tags: dict[str, str] = {}
-    commit = _git(workdir, "rev-parse", "HEAD")
+    commit = git_output(workdir, "rev-parse", "HEAD")
     if commit:
         tags["git.commit"] = commit
         tags["mlflow.source.git.commit"] = commit
-        status = _git(workdir, "status", "--porcelain", "--untracked-files=no")
+        status = git_output(workdir, "status", "--porcelain", "--untracked-files=no")
         tags["git.dirty"] = str(bool(status)).lower()
     for variable, tag in (
         ("DVC_EXP_NAME", "dvc.exp_name"),

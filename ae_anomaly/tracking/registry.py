@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,7 +121,7 @@ def log_detector(record: PipelineRecord, experiment_id: str, run_id: str) -> Non
     )
     _describe_registered_model(client)
     client.set_tag(run_id, "detector.registered_version", str(version.version))
-    promote(client, version.version)
+    promote(client, version.version, version_tags)
     logger.info("detector registered as %s version %s", REGISTERED_MODEL, version.version)
 
 
@@ -143,16 +143,17 @@ def _metric(record: PipelineRecord, dotted: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def _value(tags: dict[str, str]) -> float | None:
+def _value(tags: Mapping[str, str]) -> float | None:
     try:
         return float(tags.get("champion_metric_value", "None"))
     except ValueError:
         return None
 
 
-def promote(client: Any, version: str) -> str:
-    """Give ``version`` the alias ``@challenger``, and ``@champion`` when it beats the current
-    champion (the rule in ``docs/mlflow.md``). Returns the champion's version afterwards.
+def promote(client: Any, version: str, tags: Mapping[str, str]) -> str:
+    """Give ``version`` (registered with ``tags``) the alias ``@challenger``, and
+    ``@champion`` when it beats the current champion (the rule in ``docs/mlflow.md``).
+    Returns the champion's version afterwards.
 
     The new version takes ``@champion`` when there is none yet, or when it was measured on
     the same validation data (same md5) and the same ``evaluate.champion_metric`` and scores
@@ -161,13 +162,12 @@ def promote(client: Any, version: str) -> str:
     """
     from mlflow.exceptions import MlflowException
 
-    new = client.get_model_version(REGISTERED_MODEL, version)
     client.set_registered_model_alias(REGISTERED_MODEL, CHALLENGER, version)
     try:
         champion = client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
     except MlflowException:
         champion = None
-    ours, metric = _value(new.tags), new.tags.get("champion_metric")
+    ours, metric = _value(tags), tags.get("champion_metric")
     if ours is None:
         logger.warning(
             "evaluate.champion_metric %s names no figure this run measured (a typo, or a model "
@@ -177,7 +177,7 @@ def promote(client: Any, version: str) -> str:
     if champion is None:
         take = ours is not None
     elif (
-        champion.tags.get("validation_md5") != new.tags.get("validation_md5")
+        champion.tags.get("validation_md5") != tags.get("validation_md5")
         or champion.tags.get("champion_metric") != metric
     ):
         logger.info(
