@@ -14,6 +14,7 @@ from ae_anomaly.core.params import flatten
 from ae_anomaly.core.storage import load_columns, load_json
 from ae_anomaly.pipeline.background import background_work
 from ae_anomaly.pipeline.runtime import load_stage_params, parse_stage_args, run_stage
+from ae_anomaly.pipeline.timings import costs_of_this_execution, stage_name
 from ae_anomaly.pipeline.validation import (
     ValidationFiles,
     draw_validation_figures,
@@ -23,6 +24,7 @@ from ae_anomaly.tracking.datasets import describe_datasets
 from ae_anomaly.tracking.describe import DESCRIPTION_TAG, run_identity
 from ae_anomaly.tracking.provenance import run_tags
 from ae_anomaly.tracking.runs import PipelineRecord, pipeline_run
+from ae_anomaly.tracking.stage_costs import cached_stages
 from ae_anomaly.tracking.store import open_store, repository_root
 
 logger = logging.getLogger(__name__)
@@ -69,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         logger.info("validation results:\n%s", results.results_table)
 
+        stage = stage_name()
+        costs = costs_of_this_execution(args.stage_costs, stage) if args.stage_costs else []
         loss = load_columns(args.loss)
         flat, tags = flatten(params), run_tags(Path.cwd(), Path(args.lock_file))
         name, description = run_identity(
@@ -94,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             datasets=describe_datasets(Path(args.pool), files.validation, flat),
             tags={**tags, DESCRIPTION_TAG: description},
             run_name=name,
+            stage_costs=costs,
+            cached_stages=cached_stages(Path(args.lock_file), costs, stage),
+            logging_stage=stage,
         )
         with pipeline_run(record, params.evaluate.mlflow_experiment, root) as run:
             run.log_figures(figures.result())

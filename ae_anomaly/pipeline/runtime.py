@@ -15,12 +15,11 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from ae_anomaly.core.params import Params, load_params
 from ae_anomaly.core.threads import limit_threads, thread_share
 from ae_anomaly.core.types import ReportedError
-from ae_anomaly.pipeline.timings import peak_memory_mib, write_timings
+from ae_anomaly.pipeline.timings import keep_journal, peak_memory_mib, stage_name, write_timings
 
 logger = logging.getLogger("ae_anomaly")
 
@@ -28,14 +27,22 @@ logger = logging.getLogger("ae_anomaly")
 def parse_stage_args(
     description: str | None, paths: Sequence[str], argv: Sequence[str] | None = None
 ) -> argparse.Namespace:
-    """``--params`` plus one required ``--<path>`` option per name in ``paths``."""
+    """``--params``, ``--stage-costs`` (the journal of :mod:`.timings`, optional), and one
+    required ``--<path>`` option per name in ``paths``."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--params", default="params.yaml", help="parameters file (default: %(default)s)"
     )
+    parser.add_argument(
+        "--stage-costs",
+        metavar="PATH",
+        help="journal this stage appends its wall time and peak memory to (default: none)",
+    )
     for name in paths:
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, required=True, metavar="PATH")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    keep_journal(args.stage_costs)
+    return args
 
 
 def configure_logging() -> None:
@@ -86,7 +93,7 @@ def run_stage(
     small stage's overhead (``make bench-speed`` takes a rerun apart).
     """
     configure_logging()
-    name = Path(sys.argv[0]).stem
+    name = stage_name()
     started = time.perf_counter()
     gc.freeze()
     signal.signal(signal.SIGTERM, _raise_interrupted)

@@ -1,8 +1,12 @@
 """How long a stage took, and what it held: its wall time, peak memory and timed phases.
 
-Each stage logs its wall time and peak memory when it ends and, when ``AE_ANOMALY_TIMINGS``
-names a file, appends the same figures (plus its timed phases) to it as one JSON line, which
-is what the benchmarks read.
+Each stage logs its wall time and peak memory when it ends, and appends the same figures
+(plus its timed phases) as one JSON line to
+
+- the stage-costs journal that ``dvc.yaml`` names (``--stage-costs``): the MLflow run reads
+  the records of the stages that ran in its own ``dvc repro`` / ``dvc exp run`` from it, so
+  the run covers the whole execution and shows where its time went;
+- the file ``AE_ANOMALY_TIMINGS`` names, when set: what the benchmarks read.
 """
 
 from __future__ import annotations
@@ -14,10 +18,18 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger("ae_anomaly")
 
 TIMINGS_ENV = "AE_ANOMALY_TIMINGS"
+
+#: Records the journal keeps: enough for every stage of many executions, never unbounded.
+JOURNAL_RECORDS = 200
+
+#: This process's stage-costs journal, from ``--stage-costs``; ``None``: none is kept.
+_journal: Path | None = None
 
 
 #: Seconds spent in each named phase of this process (``timed``), for the timings record.
@@ -70,20 +82,102 @@ def _process_age() -> float:
         return time.time() - psutil.Process().create_time()
 
 
-def write_timings(stage: str, seconds: float, peak_mib: float) -> None:
-    """One JSON line: the stage's own time (``seconds``), its process's wall-clock start and
-    end (interpreter start-up and imports included), peak memory and timed phases."""
-    path = os.environ.get(TIMINGS_ENV)
-    if not path:
-        return
+def keep_journal(path: str | Path | None) -> None:
+    """Append this stage's record to the stage-costs journal ``path`` when it ends."""
+    global _journal
+    _journal = None if path is None else Path(path)
+
+
+def stage_name() -> str:
+    """The running stage: its script's name (``stages/train_ae.py`` -> ``train_ae``)."""
+    return Path(sys.argv[0]).stem
+
+
+def pipeline_execution() -> str:
+    """Names the ``dvc repro`` / ``dvc exp run`` this stage runs under: the nearest ``dvc``
+    process above it (its pid and start time; a recycled pid has another), or its parent
+    process when no ``dvc`` is above it (a stage run by hand)."""
+    import psutil
+
+    me = psutil.Process()
+    owner = me.parent() or me
+    for process in me.parents():
+        try:
+            command = process.cmdline()
+            name = process.name()
+        except psutil.Error:
+            continue
+        if name == "dvc" or any(Path(part).name == "dvc" for part in command[:3]):
+            owner = process
+            break
+    return f"{owner.pid}:{owner.create_time()!r}"
+
+
+def stage_record(stage: str, seconds: float, peak_mib: float) -> dict[str, Any]:
+    """The stage's own time (``seconds``), its process's wall-clock start and end
+    (interpreter start-up and imports included), peak memory, timed phases, and the
+    pipeline execution it belongs to."""
     now = time.time()
-    record = {
+    return {
         "stage": stage,
         "seconds": seconds,
         "started_at": now - _process_age(),
         "ended_at": now,
         "peak_mib": peak_mib,
-        "phases": _phases,
+        "phases": dict(_phases),
+        "execution": pipeline_execution(),
     }
-    with open(path, "a") as handle:
-        handle.write(json.dumps(record) + "\n")
+
+
+def cost_so_far(stage: str) -> dict[str, Any]:
+    """``stage``'s record as if it ended now: for a stage that reports its own cost before
+    it ends (``evaluate`` logs the MLflow run)."""
+    return stage_record(stage, _process_age(), peak_memory_mib())
+
+
+def write_timings(stage: str, seconds: float, peak_mib: float) -> None:
+    """Append the stage's record to the journal and to ``AE_ANOMALY_TIMINGS``' file, if any."""
+    record = stage_record(stage, seconds, peak_mib)
+    if _journal is not None:
+        _append_to_journal(_journal, record)
+    path = os.environ.get(TIMINGS_ENV)
+    if path:
+        with open(path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
+def _read_journal(path: Path) -> list[dict[str, Any]]:
+    """The journal's records; lines that do not parse (a stage killed mid-write) are skipped."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and {"stage", "started_at", "ended_at"} <= record.keys():
+            records.append(record)
+    return records
+
+
+def _append_to_journal(path: Path, record: dict[str, Any]) -> None:
+    """Add ``record``, keeping the last :data:`JOURNAL_RECORDS`. DVC runs one pipeline per
+    workspace at a time (it locks the repository), so nothing else writes here meanwhile."""
+    kept = [*_read_journal(path)[-(JOURNAL_RECORDS - 1) :], record]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text("".join(json.dumps(entry) + "\n" for entry in kept))
+    partial.replace(path)
+
+
+def costs_of_this_execution(journal: str | Path, stage: str) -> list[dict[str, Any]]:
+    """The records of the stages that ran before ``stage`` in this pipeline execution: the
+    journal's records of this execution since ``stage`` last ended in it, oldest first.
+    Stages DVC took from its cache have none."""
+    execution = pipeline_execution()
+    records = [r for r in _read_journal(Path(journal)) if r.get("execution") == execution]
+    ends = [index for index, record in enumerate(records) if record["stage"] == stage]
+    return records[ends[-1] + 1 :] if ends else records

@@ -23,7 +23,10 @@ def run_tags(workdir: Path, lock_file: Path | None) -> dict[str, str]:
     if commit:
         tags["git.commit"] = commit
         tags["mlflow.source.git.commit"] = commit
-        status = git_output(workdir, "status", "--porcelain", "--untracked-files=no")
+        # dvc.lock is rewritten by the very `dvc repro` being logged: not a local change.
+        status = git_output(
+            workdir, "status", "--porcelain", "--untracked-files=no", "--", ".", ":!dvc.lock"
+        )
         tags["git.dirty"] = str(bool(status)).lower()
     for variable, tag in (
         ("DVC_EXP_NAME", "dvc.exp_name"),

@@ -11,17 +11,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ae_anomaly.pipeline.timings import record_phase
+from ae_anomaly.pipeline.timings import cost_so_far, record_phase
 from ae_anomaly.tracking.abandoned import close_abandoned_runs, owner_tags
 from ae_anomaly.tracking.datasets import DatasetRecord, log_datasets
+from ae_anomaly.tracking.describe import DESCRIPTION_TAG
 from ae_anomaly.tracking.registry import log_detector
+from ae_anomaly.tracking.stage_costs import costs_markdown, execution_span, log_stage_costs
 from ae_anomaly.tracking.store import (
     TrackingUnavailableError,
     check_reachable,
@@ -61,6 +63,13 @@ class PipelineRecord:
     run_name: str | None = None
     #: The pool and validation set, logged as the run's dataset inputs.
     datasets: Sequence[DatasetRecord] = ()
+    #: The journal records of the stages that ran before this one in this execution; the
+    #: run starts when the first of them did.
+    stage_costs: Sequence[Mapping[str, Any]] = ()
+    #: The stages DVC took from its cache this time.
+    cached_stages: Sequence[str] = ()
+    #: The stage logging the run: its own cost is measured when the run ends.
+    logging_stage: str = "evaluate"
 
 
 def _metrics_for(record: PipelineRecord, timestamp_ms: int) -> list[Metric]:
@@ -117,13 +126,17 @@ class PipelineRun:
             mlflow.log_artifact(str(path), artifact_path="figures")
 
 
-def _end_run(status: str) -> None:
-    """End the active run; if the store cannot be reached the run stays RUNNING, and the next
-    execution that logs marks it KILLED (see :func:`close_abandoned_runs`)."""
+def _end_run(run_id: str, status: str) -> None:
+    """End run ``run_id`` (created, perhaps not yet active); if the store cannot be reached the
+    run stays RUNNING, and the next execution that logs marks it KILLED (see
+    :func:`close_abandoned_runs`)."""
     import mlflow
 
     try:
-        mlflow.end_run(status)
+        if mlflow.active_run() is not None:
+            mlflow.end_run(status)
+        elif run_id:
+            mlflow.MlflowClient().set_terminated(run_id, status)
     except Exception as error:  # the store is gone; nothing more can be done from here
         logger.warning("could not mark the MLflow run %s: %s", status, error)
 
@@ -147,25 +160,58 @@ def pipeline_run(record: PipelineRecord, experiment: str, root: Path) -> Iterato
     with store_lock(root, uri):
         mlflow.set_tracking_uri(uri)
         experiment_id = ensure_experiment(experiment, uri, root)
-        tags = {**record.tags, **_status_tags(record.metrics), **owner_tags()}
-        run = mlflow.start_run(experiment_id=experiment_id, run_name=record.run_name, tags=tags)
-        run_id = run.info.run_id
+        run_id = ""
         try:
+            run_id = _create_run(record, experiment_id)
+            mlflow.start_run(run_id=run_id)
             close_abandoned_runs(experiment_id, replaced_by=run_id)
             _log_record(record, run_id, experiment_id)
             logged_seconds = time.perf_counter() - started - import_seconds
             yield PipelineRun(run_id)
+            _log_costs(record, run_id)
         except KeyboardInterrupt:
-            _end_run("KILLED")
+            _end_run(run_id, "KILLED")
             raise
         except Exception as error:
-            _end_run("FAILED")
+            _end_run(run_id, "FAILED")
             _raise_if_store_lost(uri, run_id, error)
             raise
         mlflow.end_run("FINISHED")
     logger.info("MLflow run %s logged to %s (experiment %r)", run_id, uri, experiment)
     record_phase("mlflow import", import_seconds)
     record_phase("mlflow logging", logged_seconds)
+
+
+def _create_run(record: PipelineRecord, experiment_id: str) -> str:
+    """Create the run, started when the execution's first stage did (MLflow's own start would
+    be this stage's logging); with the tags ``mlflow.start_run`` adds (user, source, git)."""
+    import mlflow
+    from mlflow.tracking.context.registry import resolve_tags
+
+    started, _ = execution_span([*record.stage_costs, cost_so_far(record.logging_stage)])
+    tags = {**record.tags, **_status_tags(record.metrics), **owner_tags()}
+    if record.run_name:
+        tags["mlflow.runName"] = record.run_name
+    run = mlflow.MlflowClient().create_run(
+        experiment_id,
+        start_time=int(started * 1000),
+        tags=resolve_tags(tags),
+        run_name=record.run_name,
+    )
+    return run.info.run_id
+
+
+def _log_costs(record: PipelineRecord, run_id: str) -> None:
+    """Each stage's wall time and peak memory, this one's up to now, and the description's
+    section about them; the run ends right after, so it spans the whole execution."""
+    import mlflow
+
+    costs = [*record.stage_costs, cost_so_far(record.logging_stage)]
+    client = mlflow.MlflowClient()
+    log_stage_costs(client, run_id, costs)
+    description = record.tags.get(DESCRIPTION_TAG, "")
+    section = costs_markdown(costs, record.cached_stages)
+    client.set_tag(run_id, DESCRIPTION_TAG, f"{description}\n\n{section}".strip())
 
 
 def _raise_if_store_lost(uri: str, run_id: str, error: Exception) -> None:
@@ -176,7 +222,7 @@ def _raise_if_store_lost(uri: str, run_id: str, error: Exception) -> None:
         check_reachable(uri)
     except TrackingUnavailableError:
         raise TrackingUnavailableError(
-            f"lost the MLflow tracking server {uri} while logging run {run_id} "
+            f"lost the MLflow tracking server {uri} while logging run {run_id or '(new)'} "
             f"({type(error).__name__}). DVC has not recorded this stage as done: start the "
             "server again and rerun `dvc repro`, which logs one complete run and marks this "
             "one KILLED."

@@ -75,3 +75,23 @@ def assert_run_is_complete(
     linked = {output.model_id for output in client.get_run(run.info.run_id).outputs.model_outputs}
     attached = [model for model in models if model.model_id in produced | linked]
     assert [model.name for model in attached] == ["detector"], "the run has no detector model"
+
+
+def assert_run_spans_the_stages(run: Run, ran: list[str], cached: list[str]) -> None:
+    """The run's start and end cover every stage that ran, each with its wall time and peak
+    memory, and its description says where the time went and what DVC's cache gave."""
+    metrics, description = run.data.metrics, run.data.tags["mlflow.note.content"]
+    logged = sorted(key.split(".")[1] for key in metrics if key.endswith(".peak_memory_mib"))
+    assert logged == sorted(ran)
+    assert all(metrics[f"stage.{stage}.seconds"] > 0 for stage in ran)
+    assert all(metrics[f"stage.{stage}.peak_memory_mib"] > 50 for stage in ran)
+    # DVC runs the stages one after the other: the execution is at least their sum.
+    assert metrics["pipeline.seconds"] >= sum(metrics[f"stage.{s}.seconds"] for s in ran) - 0.1
+    duration = (run.info.end_time - run.info.start_time) / 1000
+    assert metrics["pipeline.seconds"] <= duration < metrics["pipeline.seconds"] + 30
+    assert f"**Where the time went**: {len(ran)} stage(s) ran in " in description
+    assert f"({', '.join(ran)})" in description
+    if cached:
+        assert f"; {', '.join(cached)} from DVC's cache." in description
+    for stage in ran:
+        assert f"| {stage} | " in description

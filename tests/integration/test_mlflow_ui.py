@@ -76,15 +76,36 @@ def mlflow_ui(repo: Path, log: Path) -> Iterator[str]:
             server.wait(timeout=30)
 
 
+def _seconds(shown: str) -> tuple[float, float]:
+    """The UI's duration (``16.3s``, ``2.1min``) in seconds, and its rounding."""
+    if shown.endswith("min"):
+        return float(shown[:-3]) * 60, 6.0
+    assert shown.endswith("s"), shown
+    return float(shown[:-1]), 0.1
+
+
 def check_run_page(url: str, run: Run, f1: float, screenshots: Path) -> None:
-    """A reviewer's look at a run in the MLflow UI at ``url``: its page shows
-    ``histogram_forest.f1_anomaly`` with ``f1``, and its first boxplot renders as an image."""
+    """A reviewer's look at a run in the MLflow UI at ``url``: its page shows the run's name,
+    its description (data, results, where the time went), the whole pipeline's duration,
+    the pool as its dataset, ``histogram_forest.f1_anomaly`` with ``f1``, and its first
+    boxplot renders as an image."""
     experiment_id, run_id = run.info.experiment_id, run.info.run_id
+    pool = next(i.dataset for i in run.inputs.dataset_inputs if i.dataset.name == "pool")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{url}/#/experiments/{experiment_id}/runs/{run_id}")
         page.get_by_text(run.info.run_name, exact=True).first.wait_for(timeout=60_000)
+        page.get_by_text(f"pool ({pool.digest})").first.wait_for(timeout=30_000)
+        text = page.inner_text("body")
+        assert "Data: the article's synthetic curves of 64 points" in text
+        ran = [key for key in run.data.metrics if key.endswith(".peak_memory_mib")]
+        assert f"Where the time went: {len(ran)} stage(s) ran in " in text
+        assert "histogram_forest\t" in text  # the description's results table, rendered
+        shown, tolerance = _seconds(text.split("\nDuration\n", 1)[1].split("\n", 1)[0])
+        recorded = (run.info.end_time - run.info.start_time) / 1000
+        assert shown == pytest.approx(recorded, abs=tolerance)
+        assert recorded >= run.data.metrics["pipeline.seconds"]
         page.get_by_placeholder("Search metrics").fill("histogram_forest.f1_anomaly")
         metric_row = page.get_by_role("row").filter(has_text="histogram_forest.f1_anomaly")
         metric_row.first.wait_for(timeout=30_000)

@@ -82,6 +82,20 @@ def _listening_on(pid: int) -> set[str]:
     return addresses
 
 
+def _aliases(stack: TeamStack) -> tuple[str, str]:
+    client = MlflowClient(stack.tracking_uri)
+    return tuple(
+        str(client.get_model_version_by_alias("ae-anomaly-detector", alias).version)
+        for alias in ("champion", "challenger")
+    )
+
+
+def _champion_metric(stack: TeamStack, version: str) -> float:
+    client = MlflowClient(stack.tracking_uri)
+    tags = client.get_model_version("ae-anomaly-detector", version).tags
+    return float(tags["champion_metric_value"])
+
+
 def test_both_servers_listen_on_loopback_only(stack: TeamStack):
     assert stack.server_pid is not None
     assert _listening_on(stack.server_pid) == {"127.0.0.1"}
@@ -103,6 +117,7 @@ def test_a_repro_logs_one_complete_run_with_artifacts_uploaded_through_the_serve
         "name = 'ae-anomaly-detector'"
     )
     assert [version.run_id for version in registered] == [logged.info.run_id]
+    assert _aliases(stack) == ("1", "1")  # the first version is champion and challenger
 
 
 def test_a_partial_rerun_and_a_parallel_queued_sweep_each_log_one_complete_run(
@@ -115,6 +130,9 @@ def test_a_partial_rerun_and_a_parallel_queued_sweep_each_log_one_complete_run(
     runs = _server_runs(stack)
     assert len(runs) == before + 1
     assert_run_is_complete(server_repo, runs[-1], uri=stack.tracking_uri)
+    # The new version is challenger; champion only if it beats version 1 on the same data.
+    better = _champion_metric(stack, "2") > _champion_metric(stack, "1")
+    assert _aliases(stack) == ("2" if better else "1", "2")
 
     run(server_repo, "git", "add", "-A")
     run(server_repo, "git", "commit", "-q", "-m", "bins 7")

@@ -9,7 +9,12 @@ import pytest
 import yaml
 
 from tests.integration.conftest import dvc, stages_run
-from tests.integration.mlflow_helpers import assert_run_is_complete, runs_of
+from tests.integration.mlflow_helpers import (
+    assert_run_is_complete,
+    assert_run_spans_the_stages,
+    client_for,
+    runs_of,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -28,6 +33,13 @@ def test_repro_creates_one_complete_run(reproduced_repo):
     lock = yaml.safe_load((reproduced_repo / "dvc.lock").read_text())["stages"]["generate"]
     md5 = {Path(out["path"]).stem: out["md5"] for out in lock["outs"]}
     assert {name: dataset.digest for name, dataset in inputs.items()} == md5
+    assert runs[0].data.tags["git.dirty"] == "false"  # DVC rewriting dvc.lock is no local change
+    stages = ["generate", "split", "baselines", "train_ae", "residuals", "detector", "evaluate"]
+    assert_run_spans_the_stages(runs[0], ran=stages, cached=[])
+    table = client_for(reproduced_repo).load_table(
+        runs[0].info.experiment_id, "results/stage_costs.json", run_ids=[runs[0].info.run_id]
+    )
+    assert sorted(table["stage"]) == sorted(stages)
 
 
 def test_experiment_changing_only_histograms_still_logs_a_complete_run(repo_copy):
@@ -42,6 +54,8 @@ def test_experiment_changing_only_histograms_still_logs_a_complete_run(repo_copy
     assert latest.info.run_name == "bins-7"
     assert "`histogram_forest.bins` 20 → 7" in latest.data.tags["mlflow.note.content"]
     assert latest.data.tags.get("dvc.baseline_rev")
+    cached = ["generate", "split", "baselines", "train_ae", "residuals"]
+    assert_run_spans_the_stages(latest, ran=["detector", "evaluate"], cached=cached)
 
 
 def test_unreachable_store_fails_the_stage_quickly_naming_the_uri(repo_copy):
