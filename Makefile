@@ -39,7 +39,8 @@ lint: install
 report: install  ## HTML plots (dvc plots show) and a Markdown summary of the current results
 	$(BIN)/dvc plots show --out dvc_plots
 	$(BIN)/ae-anomaly results metrics/validation.json --markdown reports/summary.md \
-		--train-summary metrics/train_ae.json --figures plots/figures
+		--train-summary metrics/train_ae.json --localisation metrics/localisation.json \
+		--figures plots/figures
 
 article: install  ## the article's exact settings as a DVC experiment named "article"
 	$(BIN)/dvc exp run --force -n article $$($(BIN)/ae-anomaly preset presets/article.yaml)

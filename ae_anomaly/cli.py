@@ -21,9 +21,10 @@ from pathlib import Path
 from ae_anomaly.core.params import ParamsError, load_preset
 from ae_anomaly.core.storage import load_json
 from ae_anomaly.core.threads import thread_share
-from ae_anomaly.core.types import ReportedError
+from ae_anomaly.core.types import InputError, ReportedError
 from ae_anomaly.deploy.detector import CurveDetector
 from ae_anomaly.deploy.scoring import DEFAULT_BATCH_ROWS, score_file
+from ae_anomaly.deploy.top_curves import TopCurves
 from ae_anomaly.pipeline.runtime import configure_logging
 from ae_anomaly.report.summary import ordered_figures, summary_markdown
 from ae_anomaly.report.tables import results_table
@@ -48,9 +49,20 @@ def _score(args: argparse.Namespace) -> int:
         # The network (main thread) and the detectors (a scoring thread) run side by side.
         torch.set_num_threads(max(1, threads // 2))
         detector = _load_detector(args.detector, args.device, max(1, threads - threads // 2))
+        top = None if args.figures is None else TopCurves(args.top, args.rank_by)
         summary = score_file(
-            detector, args.curves, args.output, args.layout, args.label_column, args.batch_size
+            detector,
+            args.curves,
+            args.output,
+            args.layout,
+            args.label_column,
+            args.batch_size,
+            anomaly_maps=args.anomaly_maps,
+            top=top,
         )
+        if top is not None:
+            figure = _draw_top(top, Path(args.figures))
+            print(f"the {len(top.rows)} most anomalous curves -> {figure}", file=sys.stderr)
     except ReportedError as error:
         print(f"ae-anomaly score: {error}", file=sys.stderr)
         return error.exit_code
@@ -60,6 +72,28 @@ def _score(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _draw_top(top: TopCurves, folder: Path) -> Path:
+    """The figure of ``--figures``: the top curves, their reconstructions and windows."""
+    from ae_anomaly.report.figures import located_anomalies
+
+    if not top.locations:
+        raise InputError(
+            "--figures: this detector folder holds no anomaly locator (written before "
+            "detectors located anomalies); rerun `dvc repro` to get one"
+        )
+    return located_anomalies(
+        top.curves,
+        top.reconstructions,
+        top.locations,
+        list(range(len(top.rows))),
+        folder / "top_anomalies.png",
+        titles=[
+            f"row {row}, {top.rank_by} {score:.3g}"
+            for row, score in zip(top.rows, top.scores, strict=True)
+        ],
+    )
 
 
 def _results(args: argparse.Namespace) -> int:
@@ -75,7 +109,10 @@ def _results(args: argparse.Namespace) -> int:
         markdown.parent.mkdir(parents=True, exist_ok=True)
         figures = ordered_figures(Path(args.figures)) if args.figures else []
         train_summary = load_json(args.train_summary) if args.train_summary else None
-        markdown.write_text(summary_markdown(metrics, train_summary, figures, markdown.parent))
+        localisation = load_json(args.localisation) if args.localisation else None
+        markdown.write_text(
+            summary_markdown(metrics, train_summary, figures, markdown.parent, localisation)
+        )
         print(f"wrote {markdown}")
     return 0
 
@@ -134,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
         "score",
         help="score a file of curves with the deployable detector",
         description="One row per curve: each detector's score (higher = more anomalous) and "
-        "0/1 label. Reads the formats the pipeline reads (.tsv .csv .txt .parquet .npy .npz).",
+        "0/1 label, and where its strongest anomaly lies (anomaly_start, anomaly_end, "
+        "anomaly_peak: point indices from 0). Reads the formats the pipeline reads "
+        "(.tsv .csv .txt .parquet .npy .npz).",
     )
     score.add_argument("curves", help="the file of curves to score")
     score.add_argument(
@@ -156,6 +195,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--label-column", help="with --layout header: the label column's name")
     score.add_argument(
+        "--anomaly-maps",
+        metavar="PATH",
+        help="also write each curve's anomaly map (one value per point, higher = more "
+        "anomalous) here: .csv or .parquet, columns row, point_0, point_1, ...",
+    )
+    score.add_argument(
+        "--figures",
+        metavar="DIR",
+        help="draw the --top most anomalous curves (by --rank-by) with their reconstructions "
+        "and anomaly windows into DIR/top_anomalies.png",
+    )
+    score.add_argument(
+        "--top", type=int, default=8, help="with --figures: how many curves (%(default)s)"
+    )
+    score.add_argument(
+        "--rank-by",
+        default="ae_threshold",
+        metavar="MODEL",
+        help="with --figures: the detector whose score ranks the curves (default "
+        "%(default)s, the one that needs no anomaly label)",
+    )
+    score.add_argument(
         "--batch-size", type=int, default=DEFAULT_BATCH_ROWS, help="curves per batch (memory)"
     )
     score.add_argument(
@@ -174,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("metrics", help="metrics JSON written by the evaluate stage")
     results.add_argument("--markdown", metavar="PATH", help="also write a Markdown summary here")
     results.add_argument("--train-summary", metavar="PATH", help="metrics JSON of train_ae")
+    results.add_argument(
+        "--localisation", metavar="PATH", help="localisation metrics JSON written by evaluate"
+    )
     results.add_argument(
         "--figures", metavar="DIR", help="folder of PNG figures (searched recursively) to embed"
     )

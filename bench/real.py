@@ -59,6 +59,10 @@ LABEL_FREE = "ae_threshold"
 MARGIN = 0.02
 
 
+#: The configuration ``make bench-real`` draws, seed 1: its windows on real curves.
+FIGURE_CONFIG = "GunPoint/1"
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -174,10 +178,30 @@ def _limit_threads() -> None:
     os.environ["AE_ANOMALY_JOBS"] = "2"
 
 
+def draw_located(sandbox: Path, path: Path, count: int = 8) -> Path:
+    """The ``count`` validation curves ``ae_threshold`` scores highest, drawn as the network
+    sees them with their reconstruction and anomaly window: real curves, no truth."""
+    from ae_anomaly.deploy.detector import CurveDetector
+    from ae_anomaly.report.figures import located_anomalies
+
+    detector = CurveDetector.load(stage_paths("detector", sandbox)["detector"])
+    validation = load_dataset(stage_paths("generate", sandbox)["validation"])
+    curves, residuals = detector.residuals(validation.x)
+    columns = detector.result_columns(residuals)
+    score = columns[f"{LABEL_FREE}_score"]
+    top = [int(row) for row in np.argsort(-score, kind="stable")[:count]]
+    titles = [
+        f"curve {row + 1} ({'anomaly' if validation.y[row] else 'normal'}), score {score[row]:.3g}"
+        for row in top
+    ]
+    return located_anomalies(curves, curves - residuals, columns, top, path, titles=titles)
+
+
 def run_configuration(
-    config: Configuration, work: Path, network_kind: str | None
+    config: Configuration, work: Path, network_kind: str | None, figure: Path | None = None
 ) -> dict[str, Any]:
-    """Every seed of one configuration: the pipeline, then the peers on the same split."""
+    """Every seed of one configuration: the pipeline, then the peers on the same split; with
+    ``figure``, the first seed's most anomalous validation curves and their windows."""
     import torch
 
     torch.set_num_threads(1)
@@ -204,6 +228,8 @@ def run_configuration(
         dvc(sandbox, "repro")
         ours = load_json(stage_paths("evaluate", sandbox)["metrics"])
         per_seed[seed] = {**ours, **score_peers(sandbox, seed, normalize)}
+        if figure is not None and seed == config.seeds[0]:
+            draw_located(sandbox, figure)
         log(f"{config.key} seed {seed}: {time.perf_counter() - started:.0f} s so far")
     summary = load_json(stage_paths("train_ae", sandbox)["summary"])
     shutil.rmtree(sandbox, ignore_errors=True)
@@ -346,6 +372,18 @@ def markdown(results: dict[str, Any]) -> str:
         rows.append([key, results["configs"][key]["n_train_normal"], *cells])
     lines.append(markdown_table(header, rows))
     lines += ["", "Best per row in bold; `-`: not fitted (a forest needs both classes)."]
+    if meta.get("figure"):
+        lines += [
+            "",
+            "## Where on the curve",
+            "",
+            f"`{meta['figure_config']}`, seed {meta['seeds'][0]}: the validation curves "
+            f"`{LABEL_FREE}` scores highest, as the network sees them (normalised), with their "
+            "reconstruction and the detector's anomaly window (shaded) and peak. Real curves "
+            "carry no true location to measure against.",
+            "",
+            f"![the most anomalous curves of {meta['figure_config']}]({meta['figure']})",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -361,6 +399,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench/results")
     parser.add_argument("--name", default="real", help="results file name (real.md)")
+    parser.add_argument(
+        "--figure-config",
+        default=FIGURE_CONFIG,
+        help="the configuration whose most anomalous validation curves are drawn with their "
+        "windows, to <name>_located.png (default %(default)s; '' for none)",
+    )
     args = parser.parse_args(argv)
     seeds = tuple(int(seed) for seed in args.seeds.split(","))
     datasets = ucr_datasets()
@@ -383,8 +427,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         with concurrent.futures.ProcessPoolExecutor(
             args.jobs, mp_context=context, initializer=_limit_threads
         ) as pool:
+            figure = (args.out / f"{args.name}_located.png").resolve()
+            args.out.mkdir(parents=True, exist_ok=True)
+            figure.unlink(missing_ok=True)  # drawn again, or not at all
             futures = {
-                pool.submit(run_configuration, c, work, args.network_kind): c
+                pool.submit(
+                    run_configuration,
+                    c,
+                    work,
+                    args.network_kind,
+                    figure if c.key == args.figure_config else None,
+                ): c
                 for c in configurations
             }
             for future in concurrent.futures.as_completed(futures):
@@ -410,6 +463,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": f"{platform.machine()}, Python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs",
         "wall_seconds": time.perf_counter() - started,
+        "figure_config": args.figure_config,
+        "figure": figure.name if figure.is_file() else None,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(results, indent=2) + "\n")

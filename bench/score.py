@@ -12,7 +12,10 @@ stores curves) and as a float64 Parquet file (2 GB):
   1, 100 and 10,000 curves: median and 90th-percentile latency and curves/s;
 - the bare autoencoder forward pass over the same curves held in memory, the yardstick: the
   goal is a command line at least half as fast, and a single curve answered in under 50 ms at
-  the median over HTTP.
+  the median over HTTP;
+- what locating each anomaly costs: the command line on a copy of the detector without its
+  anomaly locator (no ``anomaly_*`` columns), alternating with the real one; the goal is
+  scoring with locations within 1.5x the time without.
 
 Machines differ about 3x, and a shared machine's speed drifts from minute to minute, so the
 targets are ratios measured in the same run, and the command line and the bare pass are each
@@ -129,6 +132,17 @@ def run_cli(detector: Path, source: Path, output: Path) -> dict[str, Any]:
         "peak_mib": result["peak_mib"],
         "output_mib": output.stat().st_size / 2**20,
     }
+
+
+def without_locator(detector: Path, folder: Path) -> Path:
+    """A copy of ``detector`` without its anomaly locator: it scores the same, locating
+    nothing (as a folder written before detectors located anomalies)."""
+    copy = folder / "detector-without-locator"
+    shutil.copytree(detector, copy, dirs_exist_ok=True)
+    config = json.loads((copy / "detector.json").read_text())
+    config.pop("locator", None)
+    (copy / "detector.json").write_text(json.dumps(config))
+    return copy
 
 
 def _free_port() -> int:
@@ -272,6 +286,25 @@ def report(results: dict[str, Any]) -> str:
         "'Scoring' is the command's own read-preprocess-score-write loop; 'whole process' "
         "adds starting Python and loading the detector.",
         "",
+        "## What locating the anomaly costs: the same command without the locator",
+        "",
+        "`.npy` -> `.parquet`, the detector's copy without its anomaly locator (no "
+        "`anomaly_start`/`anomaly_end`/`anomaly_peak` columns), run alternately with the "
+        "rows above:",
+        "",
+        markdown_table(
+            ("run", "curves/s, scoring", "curves/s, whole process", "peak memory"),
+            [
+                [
+                    str(index),
+                    f"{meta['curves'] / run['loop_seconds']:,.0f}",
+                    f"{meta['curves'] / run['process_seconds']:,.0f}",
+                    f"{run['peak_mib']:,.0f} MiB",
+                ]
+                for index, run in enumerate(results["cli_without_locations"], 1)
+            ],
+        ),
+        "",
         "## HTTP: `mlflow models serve -m models:/ae-anomaly-detector/<version> "
         "--env-manager local`",
         "",
@@ -319,11 +352,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         log(f"writing {args.curves:,} curves to {work}")
         files = write_curves(work, args.curves, length)
-        cli, bare_runs = [], []
-        for repeat in range(args.repeats):  # alternating, so drifts hit both alike
+        cli, bare_runs, unlocated = [], [], []
+        plain = without_locator(detector, work)
+        for repeat in range(args.repeats):  # alternating, so drifts hit all alike
             cli.append(run_cli(detector, files["npy"], work / "scores.parquet"))
+            unlocated.append(run_cli(plain, files["npy"], work / "scores.parquet"))
             bare_runs.append(bare_forward(detector, files["npy"]))
-            log(f"repeat {repeat + 1}: cli {cli[-1]}, bare {bare_runs[-1]}")
+            log(
+                f"repeat {repeat + 1}: cli {cli[-1]}, without locations {unlocated[-1]}, "
+                f"bare {bare_runs[-1]}"
+            )
         for source, output in ((files["npy"], "scores.csv"), (files["parquet"], "scores.csv")):
             cli.append(run_cli(detector, source, work / output))
             log(f"cli {source.name} -> {output}: {cli[-1]}")
@@ -354,6 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "curves_per_s": statistics.median(run["curves_per_s"] for run in bare_runs),
         "all_curves_per_s": [run["curves_per_s"] for run in bare_runs],
     }
+    median_unlocated = statistics.median(args.curves / run["loop_seconds"] for run in unlocated)
+    location_cost = median_unlocated / median_cli  # time with / time without
     single = next(run for run in http if run["batch"] == 1)
     peak = max(run["peak_mib"] for run in cli)
     curves_mib = args.curves * length * 8 / 2**20
@@ -363,6 +403,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{median_cli:,.0f} / {bare['curves_per_s']:,.0f} = "
             f"{median_cli / bare['curves_per_s']:.2f}x",
             median_cli >= 0.5 * bare["curves_per_s"],
+        ),
+        (
+            "scoring with locations <= 1.5x the time without (command line, medians)",
+            f"{median_unlocated:,.0f} / {median_cli:,.0f} curves/s = {location_cost:.2f}x",
+            location_cost <= 1.5,
         ),
         (
             "HTTP, one curve per request: median latency < 50 ms",
@@ -387,6 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "curves_mib": curves_mib,
         },
         "cli": cli,
+        "cli_without_locations": unlocated,
         "http": http,
         "bare": bare,
         "targets": [{"target": t, "measured": m, "met": ok} for t, m, ok in targets],

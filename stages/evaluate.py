@@ -36,7 +36,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         [
             "pool", "validation", "baseline_predictions", "detector",
             "loss", "train_summary", "boxplots", "training_figures", "lock_file",
-            "metrics", "reports", "validation_scores", "roc", "pr", "confusion", "figures",
+            "metrics", "reports", "validation_scores", "localisation", "roc", "pr", "confusion",
+            "figures",
         ],
         argv,
     )  # fmt: skip
@@ -48,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         metrics=Path(args.metrics),
         reports=Path(args.reports),
         validation_scores=Path(args.validation_scores),
+        localisation=Path(args.localisation),
         roc=Path(args.roc),
         pr=Path(args.pr),
         confusion=Path(args.confusion),
@@ -84,14 +86,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         record = PipelineRecord(
             params=flat,
-            metrics=results.metrics,
+            metrics={**results.metrics, "localisation": results.localisation},
             train_loss=loss["train_loss"],
             holdout_loss=loss["holdout_loss"],
             train_summary=load_json(args.train_summary),
             boxplot_dir=Path(args.boxplots),
             # train_ae drew its own figures; the run shows them next to these.
             figure_paths=sorted(Path(args.training_figures).glob("*.png")),
-            artifact_files=[files.metrics, Path(args.train_summary), files.validation_scores],
+            artifact_files=[
+                files.metrics,
+                files.localisation,
+                Path(args.train_summary),
+                files.validation_scores,
+            ],
             reports_markdown=results.reports_markdown,
             detector_path=files.detector if params.evaluate.log_model else None,
             input_example=results.input_example,

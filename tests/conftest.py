@@ -13,6 +13,7 @@ import torch
 from ae_anomaly.core.params import Params, load_params
 from ae_anomaly.core.types import Dataset
 from ae_anomaly.deploy.folder import pack_detector
+from ae_anomaly.detectors.location import AnomalyLocator
 from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
 from ae_anomaly.detectors.residual_forests import DifferenceForest, HistogramForest
 from ae_anomaly.features.preprocessing import normalize_curves
@@ -79,15 +80,16 @@ def fitted(tmp_path_factory: pytest.TempPathFactory):
         bins=12, value_range=None, residual="absolute", decision_threshold="tuned", **settings
     ).fit(values, y)
     difference = DifferenceForest(residual="absolute", **settings).fit(values, y)
+    locator = AnomalyLocator().fit(values[y == 0])
     new = rng.normal(0, 1, size=(50, DETECTOR_CURVE_LENGTH)).astype(np.float32)
     new[:10, 5:9] += 4.0
-    return folder, network, threshold, histogram, difference, new
+    return folder, network, threshold, histogram, difference, locator, new
 
 
 @pytest.fixture(scope="session")
 def detector_folder(fitted, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``fitted`` packed into a detector folder, as the detector stage writes it."""
-    folder, _, threshold, histogram, difference, _ = fitted
+    folder, _, threshold, histogram, difference, locator, _ = fitted
     return pack_detector(
         tmp_path_factory.mktemp("packed") / "detector",
         folder / "ae.pt",
@@ -95,4 +97,5 @@ def detector_folder(fitted, tmp_path_factory: pytest.TempPathFactory) -> Path:
         "zscore",
         {"ae_threshold": threshold, "difference_forest": difference, "histogram_forest": histogram},
         batch_size=64,
+        locator=locator,
     )

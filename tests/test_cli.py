@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from PIL import Image
 
 from ae_anomaly.cli import main, preset_arguments
 from ae_anomaly.core.models import MODEL_NAMES
@@ -75,6 +77,48 @@ def test_score_writes_one_row_per_curve_and_reports_the_rate(
     np.testing.assert_allclose(
         table.column("histogram_forest_score").to_numpy(), expected["histogram_forest_score"]
     )
+
+
+def test_score_locates_each_anomaly_writes_maps_and_draws_the_top_curves(
+    tmp_path: Path, capsys, detector_folder, fitted
+):
+    curves = fitted[-1]
+    np.save(tmp_path / "new.npy", curves)
+    status = main(
+        ["score", str(tmp_path / "new.npy"), "--detector", str(detector_folder),
+         "-o", str(tmp_path / "scores.parquet"), "--anomaly-maps", str(tmp_path / "maps.csv"),
+         "--figures", str(tmp_path / "figures"), "--top", "4", "--batch-size", "16"]
+    )  # fmt: skip
+    assert status == 0
+    assert "the 4 most anomalous curves -> " in capsys.readouterr().err
+    expected = CurveDetector.load(detector_folder).score_table(curves, anomaly_map=True)
+    table = pq.read_table(tmp_path / "scores.parquet")
+    for column in ("anomaly_start", "anomaly_end", "anomaly_peak"):
+        np.testing.assert_array_equal(table.column(column).to_numpy(), expected[column])
+    maps = pa_csv.read_csv(tmp_path / "maps.csv")
+    assert maps.column_names == ["row", *(f"point_{i}" for i in range(curves.shape[1]))]
+    np.testing.assert_allclose(
+        np.stack([maps.column(f"point_{i}").to_numpy() for i in range(curves.shape[1])], 1),
+        expected["anomaly_map"],
+        rtol=1e-5,  # batches of 16 curves through the network: float32 rounding differs
+    )
+    figure = tmp_path / "figures/top_anomalies.png"
+    assert figure.stat().st_size > 10_000
+    with Image.open(figure) as image:
+        assert image.size[0] > 1000  # a 4-panel row
+
+
+def test_score_refuses_an_unknown_rank_by_naming_the_fitted_ones(
+    tmp_path: Path, capsys, detector_folder, fitted
+):
+    np.save(tmp_path / "new.npy", fitted[-1])
+    status = main(
+        ["score", str(tmp_path / "new.npy"), "--detector", str(detector_folder),
+         "-o", str(tmp_path / "s.csv"), "--figures", str(tmp_path), "--rank-by", "forest"]
+    )  # fmt: skip
+    assert status == 2
+    assert "--rank-by forest: not a fitted detector" in capsys.readouterr().err
+    assert not (tmp_path / "s.csv").exists()
 
 
 def test_score_explains_a_wrong_detector_or_file_and_exits_2(

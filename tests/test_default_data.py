@@ -1,5 +1,6 @@
 """The article's synthetic data under the default ``params.yaml`` is byte-identical to what
-the pipeline has always produced, and to what the committed ``dvc.lock`` records.
+the pipeline has always produced (the curves and labels; the generator's files now also hold
+where each anomaly lies), and to what the committed ``dvc.lock`` records.
 
 Every figure of the project (bench/results/quality.md, the README) is measured on these
 curves: changing them is a breaking change, not a refactor. The later stages' outputs are
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pytest
 import yaml
 
@@ -19,10 +21,19 @@ from tooling.pipeline import stage_paths
 
 #: md5 of the default outputs, unchanged since the pipeline was first built.
 PINNED = {
-    "data/raw/pool.npz": "e6d25566cf54a4e593ef29457ed061ca",
-    "data/raw/validation.npz": "72ee4e4a4f36861e64d306e17dd11a6b",
     "data/split/train.npz": "8c10778ff5cafa45fa0235803ccfffdf",
     "data/split/test.npz": "e5c44ea9e2ac5246a9ab3c2ec1e66e81",
+}
+#: md5 of the generator's curves and labels, unchanged since the pipeline was first built.
+PINNED_ARRAYS = {
+    "data/raw/pool.npz": {
+        "x": "717a4e5b4086bd71c6512124de50b639",
+        "y": "2d54a93ec039d0e01d04fb0e71fa2214",
+    },
+    "data/raw/validation.npz": {
+        "x": "1066b601e89e27879deb79dbdfcaccdf",
+        "y": "4914f7c36a5bc07012d1a91ffc5467bd",
+    },
 }
 
 
@@ -48,11 +59,18 @@ def produced(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     )  # fmt: skip
     return {
         path.relative_to(out).as_posix(): _md5(path) for path in [*raw.values(), *parts.values()]
+    } | {
+        f"{path.relative_to(out).as_posix()}:{name}": hashlib.md5(array.tobytes()).hexdigest()
+        for path in raw.values()
+        for name, array in np.load(path).items()
+        if name in ("x", "y")
     }
 
 
 def test_default_data_is_byte_identical_to_the_pinned_md5s(produced):
-    assert produced == PINNED
+    assert {path: produced[path] for path in PINNED} == PINNED
+    for path, arrays in PINNED_ARRAYS.items():
+        assert {name: produced[f"{path}:{name}"] for name in arrays} == arrays
 
 
 def test_default_data_is_what_the_committed_lock_records(produced):
@@ -60,4 +78,4 @@ def test_default_data_is_what_the_committed_lock_records(produced):
     recorded = {
         out["path"]: out["md5"] for stage in ("generate", "split") for out in lock[stage]["outs"]
     }
-    assert produced == recorded
+    assert {path: produced[path] for path in recorded} == recorded

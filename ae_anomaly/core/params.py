@@ -258,6 +258,12 @@ class DifferenceForestParams(_ResidualForestParams):
     pass
 
 
+class LocalisationParams(_Section):
+    #: The window of a curve's strongest anomaly ends where its anomaly map falls below this
+    #: share of its peak (``ae_anomaly.detectors.location``).
+    window_level: Annotated[float, Field(gt=0, lt=1)]
+
+
 class EvaluateParams(_Section):
     example_curves: PositiveInt
     heatmap_rows: PositiveInt
@@ -289,6 +295,7 @@ class Params(_Section):
     ae_threshold: AEThresholdParams
     histogram_forest: HistogramForestParams
     difference_forest: DifferenceForestParams
+    localisation: LocalisationParams
     evaluate: EvaluateParams
 
 

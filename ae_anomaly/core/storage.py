@@ -104,7 +104,10 @@ def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def save_dataset(path: str | Path, dataset: Dataset) -> None:
-    save_arrays(path, {"x": dataset.x, "y": dataset.y})
+    arrays = {"x": dataset.x, "y": dataset.y}
+    if dataset.has_truth:
+        arrays |= {"anomaly_centre": dataset.anomaly_centre, "anomaly_sigma": dataset.anomaly_sigma}
+    save_arrays(path, arrays)
 
 
 def load_dataset(path: str | Path) -> Dataset:
@@ -115,7 +118,9 @@ def load_dataset(path: str | Path) -> Dataset:
             f"{path}: not a dataset file, missing arrays {sorted(missing)}. Restore it with "
             f"`dvc checkout --force {path}`, or run `dvc repro`."
         )
-    return Dataset(arrays["x"], arrays["y"])
+    return Dataset(
+        arrays["x"], arrays["y"], arrays.get("anomaly_centre"), arrays.get("anomaly_sigma")
+    )
 
 
 def save_json(path: str | Path, payload: Any) -> None:

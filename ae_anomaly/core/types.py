@@ -33,14 +33,26 @@ class InputError(ReportedError, ValueError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """Curves ``x`` (n_curves, curve_length) with labels ``y`` (``NORMAL`` or ``ANOMALY``)."""
+    """Curves ``x`` (n_curves, curve_length) with labels ``y`` (``NORMAL`` or ``ANOMALY``),
+    and, where it is known (the synthetic curves), where each anomaly lies: its centre and
+    width (the second bump's mu and sigma) in points along the curve, NaN for normal curves."""
 
     x: np.ndarray
     y: np.ndarray
+    anomaly_centre: np.ndarray | None = None
+    anomaly_sigma: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.x.ndim != 2 or self.y.ndim != 1 or len(self.x) != len(self.y):
             raise ValueError(f"inconsistent shapes: x {self.x.shape}, y {self.y.shape}")
+        for where in (self.anomaly_centre, self.anomaly_sigma):
+            if where is not None and where.shape != self.y.shape:
+                raise ValueError(f"inconsistent shapes: y {self.y.shape}, truth {where.shape}")
+
+    @property
+    def has_truth(self) -> bool:
+        """Whether the anomalies' true locations are known."""
+        return self.anomaly_centre is not None and self.anomaly_sigma is not None
 
     @property
     def normal(self) -> np.ndarray:

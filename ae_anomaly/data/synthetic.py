@@ -58,21 +58,34 @@ class BumpCurves:
         sigmas = rng.uniform(*self.normal_sigma, size=count)
         return gaussian_curves(mus, sigmas, self.sample_size, self.x_range, self.normal_max)
 
-    def anomalous(self, count: int, rng: np.random.Generator) -> np.ndarray:
-        """Normal curves plus a narrow second bump of height ``anomaly_max``."""
+    def anomalous(
+        self, count: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Normal curves plus a narrow second bump of height ``anomaly_max``; with each
+        bump's centre and sigma in points along the curve (the truth to locate)."""
         base = self.normal(count, rng)
         mus = rng.uniform(*self.anomaly_mu, size=count)
         sigmas = rng.uniform(*self.anomaly_sigma, size=count)
         bump = gaussian_curves(mus, sigmas, self.sample_size, self.x_range, self.anomaly_max)
-        return base + bump
+        points_per_unit = (self.sample_size - 1) / (self.x_range[1] - self.x_range[0])
+        return base + bump, (mus - self.x_range[0]) * points_per_unit, sigmas * points_per_unit
 
     def dataset(self, n_normal: int, n_anomalous: int, rng: np.random.Generator) -> Dataset:
-        """Normal curves first, then anomalies (as the article concatenates them), as float32."""
-        x = np.concatenate([self.normal(n_normal, rng), self.anomalous(n_anomalous, rng)])
+        """Normal curves first, then anomalies (as the article concatenates them), as float32,
+        with where each anomaly's bump lies (NaN for normal curves)."""
+        normal = self.normal(n_normal, rng)  # first: the random stream's order is the data's
+        anomalous, centres, sigmas = self.anomalous(n_anomalous, rng)
+        x = np.concatenate([normal, anomalous])
         if self.noise_std:
             x = x + rng.normal(0.0, self.noise_std, size=x.shape)
         y = np.concatenate([np.full(n_normal, NORMAL), np.full(n_anomalous, ANOMALY)])
-        return Dataset(x.astype(np.float32), y.astype(np.int64))
+        unknown = np.full(n_normal, np.nan)
+        return Dataset(
+            x.astype(np.float32),
+            y.astype(np.int64),
+            anomaly_centre=np.concatenate([unknown, centres]),
+            anomaly_sigma=np.concatenate([unknown, sigmas]),
+        )
 
 
 def pool_and_validation(

@@ -2,10 +2,12 @@
 it, from the command line, from Python and over HTTP.
 
 It holds everything between a raw curve and a verdict: the curve length it expects, the
-per-curve normalisation, the network, and every detector on its residuals (the model list's
-residual detectors: ``ae_threshold``, ``difference_forest``, ``histogram_forest``) with their
-cuts. ``evaluate`` scores the validation curves with this very object, loaded from the
-pipeline's output, so the figures a reviewer reads are the deployed detector's.
+per-curve normalisation, the network, every detector on its residuals (the model list's residual
+detectors: ``ae_threshold``, ``difference_forest``, ``histogram_forest``) with their cuts, and
+the anomaly locator that says where on each curve its strongest anomaly lies
+(:mod:`ae_anomaly.detectors.location`). ``evaluate`` scores the validation curves with this
+very object, loaded from the pipeline's output, so the figures a reviewer reads are the
+deployed detector's.
 
 Nothing here knows one residual detector from another: each packs itself into the folder and
 unpacks into the object that scores it (:mod:`ae_anomaly.detectors.residual`).
@@ -31,7 +33,9 @@ from ae_anomaly.deploy.folder import (
     DetectorFileError,
     detector_entries,
     read_config,
+    read_locator,
 )
+from ae_anomaly.detectors.location import AnomalyLocator
 from ae_anomaly.detectors.registry import residual_detector_classes
 from ae_anomaly.detectors.residual import PackedResidualDetector
 from ae_anomaly.features.preprocessing import Normalize, normalize_curves
@@ -46,8 +50,9 @@ _MIN_CHUNK_ROWS = 1024
 
 class CurveDetector:
     """Scores raw curves: ``score`` gives each detector's anomaly scores (higher = more
-    anomalous) and 0/1 labels; ``score_table`` the same as named columns. Built by
-    :meth:`load` from a folder that :func:`pack_detector` wrote."""
+    anomalous) and 0/1 labels; ``score_table`` the same as named columns, with where each
+    curve's strongest anomaly lies (and, on request, its anomaly map). Built by :meth:`load`
+    from a folder that :func:`pack_detector` wrote."""
 
     def __init__(
         self,
@@ -57,6 +62,7 @@ class CurveDetector:
         batch_size: int = 1024,
         threads: int = 1,
         device: str = "cpu",
+        locator: AnomalyLocator | None = None,
     ):
         from ae_anomaly.networks.base import select_device
 
@@ -64,6 +70,9 @@ class CurveDetector:
         self.normalize = normalize
         #: Every residual detector by model name, in the model list's order.
         self.detectors = dict(detectors)
+        #: Locates each curve's strongest anomaly; ``None`` for a folder written before
+        #: detectors did.
+        self.locator = locator
         self.batch_size = batch_size
         self.threads = max(1, threads)
         self.device = select_device(device)
@@ -126,10 +135,35 @@ class CurveDetector:
         """Each detector's anomaly scores and labels for raw curves ``x``."""
         return self.score_residuals(self.residuals(x)[1])
 
-    def score_table(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """``{"ae_threshold_score": ..., "ae_threshold_label": ..., ...}`` for every fitted
-        detector: the columns the command line writes and the served model answers."""
-        return table_columns(self.score(x))
+    def locations(self, values: np.ndarray) -> dict[str, np.ndarray]:
+        """``anomaly_start``, ``anomaly_end``, ``anomaly_peak`` of residual rows (none without
+        a locator)."""
+        return {} if self.locator is None else self.locator.locate(values).columns()
+
+    def anomaly_maps(self, values: np.ndarray) -> np.ndarray:
+        """One value per point of residual rows, higher = more anomalous."""
+        if self.locator is None:
+            raise DetectorFileError(
+                "this detector folder holds no anomaly locator (written before detectors "
+                "located anomalies): rerun `dvc repro` to get anomaly maps"
+            )
+        return self.locator.anomaly_map(values)
+
+    def result_columns(
+        self, values: np.ndarray, anomaly_map: bool = False
+    ) -> dict[str, np.ndarray]:
+        """Everything said about residual rows: each detector's score and label columns, the
+        location columns, and with ``anomaly_map`` the map as a (rows, points) array."""
+        columns = {**table_columns(self.score_residuals(values)), **self.locations(values)}
+        if anomaly_map:
+            columns["anomaly_map"] = self.anomaly_maps(values)
+        return columns
+
+    def score_table(self, x: np.ndarray, anomaly_map: bool = False) -> dict[str, np.ndarray]:
+        """``{"ae_threshold_score": ..., "ae_threshold_label": ..., ..., "anomaly_start":
+        ..., "anomaly_end": ..., "anomaly_peak": ...}``: the columns the command line writes
+        and the served model answers (see :meth:`result_columns`)."""
+        return self.result_columns(self.residuals(x)[1], anomaly_map)
 
     def features(self, name: str, values: np.ndarray) -> np.ndarray:
         """What the residual detector ``name`` sees of residual rows (the histogram forest's
@@ -167,6 +201,7 @@ class CurveDetector:
             batch_size=int(config["batch_size"]),
             threads=threads,
             device=device,
+            locator=read_locator(config),
         )
 
 

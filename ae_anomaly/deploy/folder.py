@@ -21,6 +21,7 @@ import numpy as np
 
 from ae_anomaly.core.storage import save_json, unreadable_file
 from ae_anomaly.core.types import InputError, NotFitted
+from ae_anomaly.detectors.location import AnomalyLocator
 from ae_anomaly.detectors.residual import ResidualDetector
 from ae_anomaly.features.preprocessing import Normalize
 
@@ -64,6 +65,13 @@ def detector_entries(folder: Path, config: dict[str, Any]) -> dict[str, dict[str
     )
 
 
+def read_locator(config: dict[str, Any]) -> AnomalyLocator | None:
+    """The anomaly locator of ``detector.json``; ``None`` in a folder written before
+    detectors located anomalies (it scores, but returns no locations)."""
+    entry = config.get("locator")
+    return None if entry is None else AnomalyLocator.unpack(entry)
+
+
 def fitted_detector_names(folder: str | Path) -> list[str]:
     """The residual detectors a detector folder scores with (those fitted), in its order:
     each gives a ``<name>_score`` and a ``<name>_label`` column."""
@@ -83,10 +91,12 @@ def pack_detector(
     normalize: Normalize,
     detectors: Mapping[str, ResidualDetector | NotFitted],
     batch_size: int,
+    locator: AnomalyLocator | None = None,
 ) -> Path:
     """Write the detector folder from what the pipeline fitted: the network's checkpoint
-    (copied byte for byte) and every residual detector (packed by itself, or the reason it
-    could not be fitted). Needs no torch: the network is only copied."""
+    (copied byte for byte), every residual detector (packed by itself, or the reason it
+    could not be fitted) and the anomaly locator. Needs no torch: the network is only
+    copied."""
     folder = Path(folder)
     if folder.exists():
         shutil.rmtree(folder)
@@ -108,6 +118,7 @@ def pack_detector(
             "normalize": normalize,
             "batch_size": batch_size,
             "detectors": entries,
+            **({} if locator is None else {"locator": locator.pack()}),
             "versions": _versions(),
         },
     )

@@ -7,12 +7,13 @@ the only one that imports this one, to log it). Being code, not a pickle, the lo
 holds no pickled object at all; it is still code that runs when loaded, so load models only
 from your own tracking store (README, "Scoring new curves").
 
-Input: a batch of curves, one per row (a 2-D array, a list of lists, or a DataFrame whose
-rows are curves). Output: a DataFrame with each detector's ``<model>_score`` (higher = more
-anomalous) and ``<model>_label`` (1 = anomaly). Curves the detector cannot score are refused
-with an ``INVALID_PARAMETER_VALUE`` error (HTTP 400 when served) that names the problem and
-the curve length the detector expects.
-"""
+Input: a batch of curves, one per row (a 2-D array, a list of lists, or a DataFrame whose rows
+are curves). Output: a DataFrame with each detector's ``<model>_score`` (higher = more
+anomalous) and ``<model>_label`` (1 = anomaly), and where each curve's strongest anomaly lies
+(``anomaly_start``, ``anomaly_end``, ``anomaly_peak``); with ``params={"anomaly_map": True}``
+also ``anomaly_map``, one list of values per curve (one per point). Curves the detector cannot
+score are refused with an ``INVALID_PARAMETER_VALUE`` error (HTTP 400 when served) that names
+the problem and the curve length the detector expects."""
 
 from typing import Any
 
@@ -38,11 +39,16 @@ class DetectorModel(PythonModel):
         self, context: Any, model_input: np.ndarray, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         curves = model_input.to_numpy() if isinstance(model_input, pd.DataFrame) else model_input
+        with_map = bool((params or {}).get("anomaly_map", False))
         try:
-            columns = self.detector.score_table(curves)
+            columns = self.detector.score_table(curves, anomaly_map=with_map)
         except CurveInputError as error:
             raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from None
-        return pd.DataFrame(columns)
+        maps = columns.pop("anomaly_map", None)
+        table = pd.DataFrame(columns)
+        if maps is not None:
+            table["anomaly_map"] = maps.tolist()
+        return table
 
 
 if __name__ != "ae_anomaly.deploy.pyfunc_model":  # run by MLflow as the model's code, not imported

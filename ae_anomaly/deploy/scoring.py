@@ -7,8 +7,10 @@ histograms and the trees all release the GIL). At most a few batches are in memo
 so a file larger than memory is scored in bounded memory.
 
 Output is CSV or Parquet (by the suffix), one row per curve: ``row`` (its position in the
-file, from 1), the file's own label if it has one, and each detector's ``<model>_score`` /
-``<model>_label``.
+file, from 1), the file's own label if it has one, each detector's ``<model>_score`` /
+``<model>_label``, and where the curve's strongest anomaly lies (``anomaly_start``,
+``anomaly_end``, ``anomaly_peak``: point indices from 0). On request each curve's anomaly
+map goes to a second file of the same kind: ``row`` and one column per point.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from ae_anomaly.core.progress import Progress
 from ae_anomaly.core.types import InputError
 from ae_anomaly.data.curve_batches import CurveBatch, Layout
 from ae_anomaly.data.files import iter_curve_batches
-from ae_anomaly.deploy.detector import CurveDetector, table_columns
+from ae_anomaly.deploy.detector import CurveDetector
+from ae_anomaly.deploy.top_curves import TopCurves
 
 OUTPUT_SUFFIXES = (".csv", ".parquet")
 DEFAULT_BATCH_ROWS = 8_192  # as fast as larger batches (bench/results/score.md), less memory
@@ -122,6 +125,7 @@ class _Writer:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+            self._writer = None
 
 
 def score_file(
@@ -131,29 +135,48 @@ def score_file(
     layout: Layout = "unlabelled",
     label_column: str | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    anomaly_maps: str | Path | None = None,
+    top: TopCurves | None = None,
 ) -> ScoringSummary:
-    """Score every curve of ``source`` into ``output`` (see the module docstring)."""
+    """Score every curve of ``source`` into ``output``, and its anomaly map into
+    ``anomaly_maps`` if given (see the module docstring); ``top`` keeps the most anomalous
+    curves for a figure."""
     source, output = Path(source), Path(output)
-    if output.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise InputError(
-            f"{output}: write scores as {' or '.join(OUTPUT_SUFFIXES)} (chosen by the suffix)"
-        )
-    # Written under a temporary name and renamed when complete: a failure (a bad row halfway
+    targets = [output] if anomaly_maps is None else [output, Path(anomaly_maps)]
+    for target in targets:
+        if target.suffix.lower() not in OUTPUT_SUFFIXES:
+            raise InputError(
+                f"{target}: write scores as {' or '.join(OUTPUT_SUFFIXES)} (by the suffix)"
+            )
+    # Written under temporary names and renamed when complete: a failure (a bad row halfway
     # through, Ctrl-C) never leaves a truncated file that looks like a result.
-    partial = output.with_name(f".{output.name}.partial")
-    writer = _Writer(partial, output.suffix.lower())
+    partials = [target.with_name(f".{target.name}.partial") for target in targets]
+    writers = [
+        _Writer(partial, target.suffix.lower())
+        for partial, target in zip(partials, targets, strict=True)
+    ]
     started = time.perf_counter()
     rows = 0
 
     def finish(
-        batch: CurveBatch, first_row: int, residuals: np.ndarray, progress: Progress
+        batch: CurveBatch,
+        first_row: int,
+        curves: np.ndarray,
+        residuals: np.ndarray,
+        progress: Progress,
     ) -> None:
-        columns: dict[str, Any] = {
-            "row": np.arange(first_row, first_row + len(batch.x), dtype=np.int64)
-        }
+        row = np.arange(first_row, first_row + len(batch.x), dtype=np.int64)
+        columns: dict[str, Any] = {"row": row}
         if batch.labels is not None:
             columns["label"] = [str(value) for value in batch.labels]
-        writer.write({**columns, **table_columns(detector.score_residuals(residuals))})
+        results = detector.result_columns(residuals, anomaly_map=len(writers) > 1)
+        maps = results.pop("anomaly_map", None)
+        if top is not None:
+            top.add(first_row, curves, residuals, results)
+        writers[0].write({**columns, **results})
+        if maps is not None:
+            points = {f"point_{i}": maps[:, i] for i in range(maps.shape[1])}
+            writers[1].write({"row": row, **points})
         progress.update(len(batch.x))
 
     try:
@@ -163,20 +186,28 @@ def score_file(
         ):
             pending: Future[None] | None = None
             for batch in _prefetched(iter_curve_batches(source, layout, label_column, batch_rows)):
-                _, residuals = detector.residuals(batch.x)
+                curves, residuals = detector.residuals(batch.x)
                 if pending is not None:
                     pending.result()  # one batch in scoring at a time: bounded memory
-                pending = scorer.submit(finish, batch, rows + 1, residuals, progress)
+                pending = scorer.submit(finish, batch, rows + 1, curves, residuals, progress)
                 rows += len(batch.x)
             if pending is not None:
                 pending.result()
     except BaseException:
-        writer.close()
-        partial.unlink(missing_ok=True)
+        _discard(writers, partials)
         raise
-    writer.close()
+    for writer in writers:
+        writer.close()
     if rows == 0:
-        partial.unlink(missing_ok=True)
+        _discard(writers, partials)
         raise InputError(f"{source}: no curves to score")
-    partial.replace(output)
+    for partial, target in zip(partials, targets, strict=True):
+        partial.replace(target)
     return ScoringSummary(rows, time.perf_counter() - started, output)
+
+
+def _discard(writers: list[_Writer], partials: list[Path]) -> None:
+    for writer in writers:
+        writer.close()
+    for partial in partials:
+        partial.unlink(missing_ok=True)

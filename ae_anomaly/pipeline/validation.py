@@ -1,5 +1,5 @@
-"""The validation half of ``evaluate``: score the validation curves with the deployed detector,
-write every result file, and draw the figures, in a worker process.
+"""The validation half of ``evaluate``: score (and locate) the validation curves with the
+deployed detector, write every result file, and draw the figures, in a worker process.
 
 ``evaluate`` spends seconds on imports alone before it can do anything: PyTorch and
 scikit-learn to score and measure, MLflow and its SQL store to log. On two cores the two sets
@@ -30,6 +30,7 @@ class ValidationFiles:
     metrics: Path
     reports: Path
     validation_scores: Path
+    localisation: Path
     roc: Path
     pr: Path
     confusion: Path
@@ -47,6 +48,10 @@ class FigureData:
     histograms: dict[str, np.ndarray]
     outputs: dict[str, ModelOutput]
     evaluations: dict[str, Evaluation | NotFitted]
+    #: ``anomaly_start``, ``anomaly_end``, ``anomaly_peak`` per curve (empty: no locator).
+    locations: dict[str, np.ndarray]
+    #: The true centre and sigma of each anomaly, in points; ``None`` where unknown.
+    truth: tuple[np.ndarray, np.ndarray] | None
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class ValidationResults:
 
     #: ``metrics/validation.json``'s content: ``{model: {metric: value}}``.
     metrics: dict[str, dict[str, object]]
+    #: ``metrics/localisation.json``'s content: how well the windows meet the truth.
+    localisation: dict[str, object]
     results_table: str
     reports_markdown: str
     #: The first validation curves, as the logged model's input example.
@@ -66,9 +73,10 @@ def measure_validation(files: ValidationFiles, example_curves: int) -> Validatio
     """Score the validation curves with the detector folder as deployed (loaded as
     ``ae-anomaly score`` and the served model load it), evaluate every model against the
     labels, and write the metrics, reports, per-curve scores and plot tables."""
-    from ae_anomaly.core.storage import load_dataset, load_predictions
+    from ae_anomaly.core.storage import load_dataset, load_predictions, save_json
     from ae_anomaly.deploy.detector import CurveDetector
     from ae_anomaly.report.evaluation import evaluate_models, metrics_payload
+    from ae_anomaly.report.localisation import localisation_metrics
     from ae_anomaly.report.outputs import (
         reports_markdown,
         write_metrics,
@@ -86,6 +94,14 @@ def measure_validation(files: ValidationFiles, example_curves: int) -> Validatio
         **detector.score_residuals(residuals),
     }
     evaluations = evaluate_models(validation.y, outputs)
+    locations = detector.locations(residuals)
+    localisation = localisation_metrics(
+        locations,
+        validation.y,
+        validation.anomaly_centre,
+        validation.anomaly_sigma,
+        validation.x.shape[1],
+    )
     histogram_forest = detector.detectors["histogram_forest"]
     histograms = (
         {}
@@ -97,11 +113,13 @@ def measure_validation(files: ValidationFiles, example_curves: int) -> Validatio
     )
     write_metrics(files.metrics, evaluations)
     write_reports(files.reports, evaluations)
-    write_validation_scores(files.validation_scores, validation.y, outputs)
+    write_validation_scores(files.validation_scores, validation.y, outputs, locations)
+    save_json(files.localisation, localisation)
     write_plot_tables(validation.y, outputs, files.roc, files.pr, files.confusion)
     metrics = metrics_payload(evaluations)
     return ValidationResults(
         metrics=metrics,
+        localisation=localisation,
         results_table=results_table(metrics),
         reports_markdown=reports_markdown(evaluations),
         input_example=validation.x[:example_curves],
@@ -112,6 +130,12 @@ def measure_validation(files: ValidationFiles, example_curves: int) -> Validatio
             histograms=histograms,
             outputs=dict(outputs),
             evaluations=dict(evaluations),
+            locations=locations,
+            truth=(
+                (validation.anomaly_centre, validation.anomaly_sigma)
+                if validation.has_truth
+                else None
+            ),
         ),
     )
 
@@ -132,4 +156,6 @@ def draw_validation_figures(
         data.evaluations,
         example_curves,
         heatmap_rows,
+        data.locations,
+        data.truth,
     )

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ae_anomaly.core.types import Dataset
     from ae_anomaly.data.synthetic import BumpCurves
     from ae_anomaly.detectors.base import AnomalyDetector
+    from ae_anomaly.detectors.location import AnomalyLocator
     from ae_anomaly.detectors.residual import ResidualDetector
     from ae_anomaly.networks.base import Network
     from ae_anomaly.networks.training import Trainer, TrainingConfig
@@ -198,3 +199,10 @@ def residual_detectors(params: Params) -> dict[str, ResidualDetector]:
         name: detector_class.from_params(getattr(params, name), params.base.seed)
         for name, detector_class in residual_detector_classes().items()
     }
+
+
+def anomaly_locator(params: Params) -> AnomalyLocator:
+    """The unfitted locator of ``params.yaml``'s ``localisation`` section."""
+    from ae_anomaly.detectors.location import AnomalyLocator
+
+    return AnomalyLocator(params.localisation.window_level)

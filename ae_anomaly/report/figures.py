@@ -275,3 +275,52 @@ def confusion_matrices(confusions: Mapping[str, np.ndarray], path: str | Path) -
     path = _save(fig, path)
     plt.close(fig)
     return path
+
+
+def located_anomalies(
+    x: np.ndarray,
+    reconstruction: np.ndarray,
+    locations: Mapping[str, np.ndarray],
+    rows: Sequence[int],
+    path: str | Path,
+    titles: Sequence[str] | None = None,
+    truth: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Path:
+    """Curves ``rows`` with their reconstructions and the predicted anomaly window shaded
+    (its peak marked); with ``truth`` (each curve's true centre and sigma, in points) the
+    true window ``[mu - 2 sigma, mu + 2 sigma]`` is outlined beside it. Points on the x axis,
+    so the window reads as the indices the scores give."""
+    count = max(len(rows), 1)
+    columns = min(count, 4)
+    lines = -(-count // columns)
+    fig, axes = plt.subplots(
+        lines, columns, figsize=(3.6 * columns, 2.8 * lines), squeeze=False, sharex=True
+    )
+    points = np.arange(x.shape[1])
+    for ax in axes.flat[len(rows) :]:
+        ax.axis("off")
+    for panel, (ax, row) in enumerate(zip(axes.flat, rows, strict=False)):
+        start, end = int(locations["anomaly_start"][row]), int(locations["anomaly_end"][row])
+        ax.axvspan(start - 0.5, end + 0.5, color="tab:red", alpha=0.18, label="predicted window")
+        ax.axvline(int(locations["anomaly_peak"][row]), color="tab:red", lw=0.8)
+        if truth is not None and np.isfinite(truth[0][row]):
+            centre, sigma = float(truth[0][row]), float(truth[1][row])
+            ax.axvspan(
+                centre - 2 * sigma,
+                centre + 2 * sigma,
+                fill=False,
+                edgecolor="tab:green",
+                hatch="//",
+                lw=1.0,
+                label="true window",
+            )
+        ax.plot(points, x[row], lw=1.0, label="curve")
+        ax.plot(points, reconstruction[row], "--", lw=1.0, label="reconstruction")
+        ax.set_title(titles[panel] if titles else f"curve {row + 1}", fontsize="small")
+    axes.flat[0].legend(loc="upper right", fontsize="x-small")
+    for ax in axes[-1]:
+        ax.set_xlabel("point")
+    fig.subplots_adjust(left=0.05, right=0.98, top=0.92, bottom=0.1, hspace=0.45, wspace=0.2)
+    path = _save(fig, path)
+    plt.close(fig)
+    return path

@@ -52,16 +52,21 @@ def write_reports(path: str | Path, evaluations: Mapping[str, Evaluation | NotFi
 
 
 def write_validation_scores(
-    path: str | Path, y_true: np.ndarray, outputs: Mapping[str, ModelOutput]
+    path: str | Path,
+    y_true: np.ndarray,
+    outputs: Mapping[str, ModelOutput],
+    locations: Mapping[str, np.ndarray] | None = None,
 ) -> None:
-    """One row per validation curve: its true label and every fitted model's score and label
-    (``<model>_score``, ``<model>_label``), to see which curves a model missed, and to check
-    that a deployed detector answers what was measured."""
+    """One row per validation curve: its true label, every fitted model's score and label
+    (``<model>_score``, ``<model>_label``) and where the detector locates its strongest
+    anomaly (``anomaly_start``, ``anomaly_end``, ``anomaly_peak``), to see which curves a
+    model missed, and to check that a deployed detector answers what was measured."""
     columns: dict[str, Any] = {"curve": np.arange(1, len(y_true) + 1), "true_label": y_true}
     for name, output in outputs.items():
         if isinstance(output, Predictions):
             columns[f"{name}_score"] = output.score
             columns[f"{name}_label"] = output.label
+    columns.update(locations or {})
     save_columns(path, columns)
 
 
@@ -99,8 +104,13 @@ def render_figures(
     evaluations: Mapping[str, Evaluation | NotFitted],
     example_curves: int,
     heatmap_rows: int,
+    locations: Mapping[str, np.ndarray] | None = None,
+    truth: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[Path]:
-    """The article's figures for the validation set, plus ROC/PR and confusion overviews.
+    """The article's figures for the validation set, plus ROC/PR and confusion overviews,
+    and, with ``locations``, the most anomalous curves with their windows
+    (``located_anomalies.png``: by ``ae_threshold``'s score, the label-free detector,
+    against the truth where it is known).
 
     Matplotlib is imported here rather than with this module, so that a process rendering
     these in the background imports it while the stage goes on with its other work.
@@ -156,4 +166,22 @@ def render_figures(
             figures_dir / "confusion_matrices.png",
         ),
     ]
+    if locations and "ae_threshold" in fitted:
+        score = fitted["ae_threshold"].score
+        top = [int(row) for row in np.argsort(-score, kind="stable")[: 2 * example_curves]]
+        made.append(
+            figures.located_anomalies(
+                validation_x,
+                validation_x - validation_residual,
+                locations,
+                top,
+                figures_dir / "located_anomalies.png",
+                titles=[
+                    f"curve {row + 1} ({'anomaly' if validation_y[row] else 'normal'}), "
+                    f"score {score[row]:.3g}"
+                    for row in top
+                ],
+                truth=truth,
+            )
+        )
     return made

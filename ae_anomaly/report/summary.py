@@ -18,6 +18,8 @@ FIGURE_TITLES = {
     "reconstructions.png": "Validation curves and their reconstructions",
     "difference_heatmaps.png": "Residuals x - reconstruction",
     "residual_histograms.png": "Mean residual histograms",
+    "located_anomalies.png": "Where the anomaly is: the most anomalous validation curves, "
+    "predicted window shaded, true window hatched",
 }
 
 
@@ -33,8 +35,10 @@ def summary_markdown(
     train_summary: Mapping[str, Any] | None,
     figures: Sequence[Path],
     relative_to: Path,
+    localisation: Mapping[str, Any] | None = None,
 ) -> str:
-    """Results table, training summary and figure links (relative to the summary's folder)."""
+    """Results table, localisation figures, training summary and figure links (relative to
+    the summary's folder)."""
     lines = [
         "# Results summary",
         "",
@@ -42,6 +46,21 @@ def summary_markdown(
         "",
         results_table(metrics),
     ]
+    if localisation and "hit_rate" in localisation:
+        lines += ["", "## Where the anomaly is", ""]
+        lines.append(
+            markdown_table(
+                ("hit rate", "mean IoU", "median centre error (points)", "anomalies"),
+                [
+                    [
+                        f"{float(localisation['hit_rate']):.3f}",
+                        f"{float(localisation['mean_iou']):.3f}",
+                        f"{float(localisation['median_centre_error']):.2f}",
+                        localisation["anomalies"],
+                    ]
+                ],
+            )
+        )
     if train_summary:
         lines += ["", "## Autoencoder training", ""]
         lines.append(markdown_table(("", ""), train_summary.items()))

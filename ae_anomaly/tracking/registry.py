@@ -41,19 +41,30 @@ def params_digest(params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _detector_signature(columns: Sequence[str]) -> Any:
+def _detector_signature(columns: Sequence[str], locates: bool) -> Any:
     """Input: a batch of curves, any numeric dtype, checked by the detector itself, which
     names the problem and the expected curve length in its errors. (A float tensor spec would
     make MLflow refuse float32 arrays, and answer a non-numeric value in a request with its own
-    parsing error, before the model could say what it expects.) Output: the score columns."""
+    parsing error, before the model could say what it expects.) Output: the score columns and,
+    for a detector that locates anomalies, the location columns and the optional anomaly map,
+    which the ``anomaly_map`` param asks for."""
     from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema, TensorSpec
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
+    from mlflow.types.schema import Array
 
+    from ae_anomaly.detectors.location import LOCATION_COLUMNS
+
+    outputs = [ColSpec("long" if name.endswith("_label") else "double", name) for name in columns]
+    if not locates:
+        return ModelSignature(
+            inputs=Schema([TensorSpec(np.dtype(object), (-1,))]), outputs=Schema(outputs)
+        )
+    outputs += [ColSpec("long", name) for name in LOCATION_COLUMNS]
+    outputs.append(ColSpec(Array("double"), "anomaly_map", required=False))
     return ModelSignature(
         inputs=Schema([TensorSpec(np.dtype(object), (-1,))]),
-        outputs=Schema(
-            [ColSpec("long" if name.endswith("_label") else "double", name) for name in columns]
-        ),
+        outputs=Schema(outputs),
+        params=ParamSchema([ParamSpec("anomaly_map", "boolean", False)]),
     )
 
 
@@ -93,7 +104,7 @@ def log_detector(record: PipelineRecord, experiment_id: str, run_id: str) -> Non
         name="detector",
         python_model=pyfunc_model.__file__,  # models from code: no pickle in the model
         artifacts={DETECTOR_ARTIFACT: str(record.detector_path)},
-        signature=_detector_signature(columns),
+        signature=_detector_signature(columns, locates="locator" in config),
         input_example=np.asarray(record.input_example, dtype=np.float64),
         pip_requirements=_requirements(),
         metadata={"curve_length": config["curve_length"], "normalize": config["normalize"]},
@@ -113,6 +124,11 @@ def log_detector(record: PipelineRecord, experiment_id: str, run_id: str) -> Non
             for model in fitted
             for metric in KEY_METRICS
             if metric in record.metrics.get(model, {})
+        },
+        **{
+            f"localisation.{metric}": str(value)
+            for metric, value in record.metrics.get("localisation", {}).items()
+            if metric in ("hit_rate", "mean_iou", "median_centre_error")
         },
     }
     version = mlflow.register_model(info.model_uri, REGISTERED_MODEL, tags=version_tags)
@@ -230,8 +246,22 @@ def version_description(record: PipelineRecord, run_id: str) -> str:
             "**Validation**",
             "",
             markdown_table(("model", *KEY_METRICS), rows),
+            *_localisation_lines(record.metrics.get("localisation", {})),
         ]
     )
+
+
+def _localisation_lines(localisation: Mapping[str, Any]) -> list[str]:
+    """Where the windows met the synthetic truth; nothing on data without truth."""
+    if "hit_rate" not in localisation:
+        return []
+    return [
+        "",
+        f"**Where on the curve**: the window holds the true centre for "
+        f"{float(localisation['hit_rate']):.1%} of the validation anomalies (mean IoU "
+        f"{float(localisation['mean_iou']):.3f}, median centre error "
+        f"{float(localisation['median_centre_error']):.2f} points)",
+    ]
 
 
 def _requirements() -> list[str]:

@@ -33,11 +33,31 @@ def test_every_normal_curve_peaks_at_exactly_normal_max(curves):
 
 def test_every_anomaly_exceeds_its_base_curve_by_a_bump_of_anomaly_max(curves):
     base = curves.normal(300, np.random.default_rng(7))
-    anomalies = curves.anomalous(300, np.random.default_rng(7))
+    anomalies, centres, sigmas = curves.anomalous(300, np.random.default_rng(7))
     bump = anomalies - base
     assert (bump >= 0).all()  # far from a narrow bump the Gaussian underflows to exactly 0
     np.testing.assert_allclose(bump.max(axis=1), curves.anomaly_max, atol=1e-12)
     assert (anomalies.max(axis=1) > curves.normal_max - 1e-12).all()
+    # The recorded truth, in points: the bump peaks at its centre and is sigma wide.
+    rows = np.arange(len(bump))
+    assert np.abs(bump.argmax(axis=1) - centres).max() <= 0.5
+    at_one_sigma = np.clip(np.rint(centres + sigmas).astype(int), 0, bump.shape[1] - 1)
+    inside = np.rint(centres + sigmas) < bump.shape[1]
+    ratio = bump[rows, at_one_sigma][inside] / bump.max(axis=1)[inside]
+    np.testing.assert_allclose(ratio, np.exp(-0.5), atol=0.12)
+
+
+def test_the_truth_is_kept_beside_curves_and_labels_without_changing_them(curves, tmp_path):
+    from ae_anomaly.core.storage import load_dataset, save_dataset
+
+    _, validation = _pool_and_validation(curves, seed=3)
+    normal = validation.y == 0
+    assert np.isnan(validation.anomaly_centre[normal]).all()
+    assert np.isfinite(validation.anomaly_centre[~normal]).all()
+    assert (validation.anomaly_sigma[~normal] > 0).all()
+    save_dataset(tmp_path / "validation.npz", validation)
+    loaded = load_dataset(tmp_path / "validation.npz")
+    np.testing.assert_array_equal(loaded.anomaly_centre, validation.anomaly_centre)
 
 
 def test_pool_and_validation_sizes_labels_and_dtype(curves):

@@ -22,7 +22,7 @@ from tests.conftest import DETECTOR_CURVE_LENGTH as LENGTH
 
 def _pack(folder, fitted, histogram=None, difference=None):
     """Pack ``fitted`` (see ``tests/conftest.py``), optionally with forests replaced."""
-    _, _, threshold, fitted_histogram, fitted_difference, _ = fitted
+    _, _, threshold, fitted_histogram, fitted_difference, locator, _ = fitted
     return pack_detector(
         folder,
         fitted[0] / "ae.pt",
@@ -34,11 +34,12 @@ def _pack(folder, fitted, histogram=None, difference=None):
             "histogram_forest": fitted_histogram if histogram is None else histogram,
         },
         batch_size=64,
+        locator=locator,
     )
 
 
 def test_scores_and_labels_equal_the_fitted_detectors_exactly(tmp_path, fitted):
-    _, network, threshold, histogram, difference, new = fitted
+    _, network, threshold, histogram, difference, locator, new = fitted
     detector = CurveDetector.load(_pack(tmp_path / "d", fitted), threads=2)
     curves = normalize_curves(new, "zscore")
     expected = residuals(curves, reconstruct(network, curves, torch.device("cpu"), 64))
@@ -54,6 +55,25 @@ def test_scores_and_labels_equal_the_fitted_detectors_exactly(tmp_path, fitted):
         )
         np.testing.assert_array_equal(outputs[name].label, fitted_detector.predict(expected))
     assert outputs["histogram_forest"].label[:10].mean() > 0.5  # it does find the bumps
+    table = detector.score_table(new, anomaly_map=True)
+    located = locator.locate(expected)
+    np.testing.assert_array_equal(table["anomaly_start"], located.start)
+    np.testing.assert_array_equal(table["anomaly_peak"], located.peak)
+    np.testing.assert_array_equal(table["anomaly_map"], locator.anomaly_map(expected))
+    assert set(table["anomaly_peak"][:10]) <= {5, 6, 7, 8}  # the bumps sit at points 5..8
+    assert "anomaly_map" not in detector.score_table(new)
+
+
+def test_a_folder_without_a_locator_scores_without_locations(tmp_path, fitted):
+    _, _, threshold, histogram, difference, _, new = fitted
+    detectors = {
+        "ae_threshold": threshold, "difference_forest": difference, "histogram_forest": histogram,
+    }  # fmt: skip
+    folder = pack_detector(tmp_path / "d", fitted[0] / "ae.pt", LENGTH, "zscore", detectors, 64)
+    detector = CurveDetector.load(folder)
+    assert "anomaly_start" not in detector.score_table(new)
+    with pytest.raises(DetectorFileError, match="no anomaly locator"):
+        detector.score_table(new, anomaly_map=True)
 
 
 def test_the_folder_is_plain_files_and_loads_without_unpickling(tmp_path, fitted, monkeypatch):
@@ -80,7 +100,9 @@ def test_forests_that_could_not_be_fitted_travel_as_such(tmp_path, fitted):
     outputs = detector.score(fitted[-1])
     assert outputs["histogram_forest"] == NotFitted(reason)
     assert isinstance(outputs["ae_threshold"], Predictions)
-    assert list(detector.score_table(fitted[-1])) == ["ae_threshold_score", "ae_threshold_label"]
+    assert list(detector.score_table(fitted[-1])) == [
+        "ae_threshold_score", "ae_threshold_label", "anomaly_start", "anomaly_end", "anomaly_peak",
+    ]  # fmt: skip
 
 
 def test_score_table_columns(fitted, tmp_path):
@@ -89,8 +111,10 @@ def test_score_table_columns(fitted, tmp_path):
     assert list(table) == [
         "ae_threshold_score", "ae_threshold_label", "difference_forest_score",
         "difference_forest_label", "histogram_forest_score", "histogram_forest_label",
+        "anomaly_start", "anomaly_end", "anomaly_peak",
     ]  # fmt: skip
     assert table["histogram_forest_label"].dtype == np.int64
+    assert table["anomaly_peak"].dtype == np.int64
     assert table_columns({"m": NotFitted("x")}) == {}
 
 

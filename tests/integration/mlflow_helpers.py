@@ -43,6 +43,7 @@ def assert_run_is_complete(
     every model's metrics, reports, the logged model and provenance tags."""
     client = client_for(repo, uri)
     params = params or yaml.safe_load((repo / "params.yaml").read_text())
+    metrics_given = metrics
     metrics = metrics or json.loads((repo / "metrics/validation.json").read_text())
     epochs = params["train_ae"]["epochs"]
     assert run.info.status == "FINISHED"
@@ -56,6 +57,7 @@ def assert_run_is_complete(
     figures = {artifact.path for artifact in client.list_artifacts(run.info.run_id, "figures")}
     assert "figures/error_distribution_over_epochs.png" in figures
     assert "figures/roc_pr.png" in figures and "figures/confusion_matrices.png" in figures
+    assert "figures/located_anomalies.png" in figures
     results = {artifact.path for artifact in client.list_artifacts(run.info.run_id, "results")}
     assert {"results/classification_reports.md", "results/validation_scores.csv"} <= results
     for model, values in metrics.items():
@@ -65,6 +67,10 @@ def assert_run_is_complete(
         for name, value in values.items():
             logged = run.data.metrics[f"{model}.{name}"]
             assert logged == value or (math.isnan(logged) and math.isnan(value)), (model, name)
+    located = json.loads((repo / "metrics/localisation.json").read_text())
+    if "hit_rate" in located and metrics_given is None:
+        assert run.data.metrics["localisation.hit_rate"] == located["hit_rate"]
+        assert run.data.metrics["localisation.mean_iou"] == located["mean_iou"]
     for tag in ("git.commit", "git.dirty", "dvc.lock_sha256"):
         assert run.data.tags.get(tag), tag
     mlflow.set_tracking_uri(store_uri(repo, uri))

@@ -12,7 +12,8 @@ from tests.integration.conftest import run
 def assert_every_path_scores_as_evaluate_reported(repo: Path, names: list[str]) -> None:
     """``ae-anomaly score`` on the detector folder and the latest registered pyfunc model
     give, for ``data/raw/validation.npz``, the scores and labels of
-    ``reports/validation_scores.csv`` for every detector in ``names``."""
+    ``reports/validation_scores.csv`` for every detector in ``names``, and the same anomaly
+    locations."""
     reported = np.genfromtxt(repo / "reports/validation_scores.csv", delimiter=",", names=True)
     run(
         repo, "python", "-m", "ae_anomaly.cli", "score", "data/raw/validation.npz",
@@ -43,3 +44,6 @@ def assert_every_path_scores_as_evaluate_reported(repo: Path, names: list[str]) 
             np.testing.assert_array_equal(
                 table[f"{name}_label"], reported[f"{name}_label"], err_msg=path
             )
+    for path, table in tables.items():
+        for column in ("anomaly_start", "anomaly_end", "anomaly_peak"):
+            np.testing.assert_array_equal(table[column], reported[column], err_msg=path)

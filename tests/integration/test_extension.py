@@ -201,13 +201,14 @@ def _add_residual_detector(repo: Path) -> None:
     assert "difference_forest" in stages["detector"]["params"]
     _edit(
         pipeline,
-        "      - difference_forest\n    outs:\n      - models/detector",
-        "      - difference_forest\n      - peak_count\n    outs:\n      - models/detector",
+        "      - difference_forest\n      - localisation\n    outs:\n      - models/detector",
+        "      - difference_forest\n      - peak_count\n      - localisation\n    outs:\n"
+        "      - models/detector",
     )
     _edit(
         pipeline,
-        "      - difference_forest\n      - evaluate\n",
-        "      - difference_forest\n      - peak_count\n      - evaluate\n",
+        "      - difference_forest\n      - localisation\n      - evaluate\n",
+        "      - difference_forest\n      - peak_count\n      - localisation\n      - evaluate\n",
     )
 
 

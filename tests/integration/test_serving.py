@@ -23,6 +23,7 @@ import pytest
 
 from ae_anomaly.core.storage import load_columns, load_dataset
 from ae_anomaly.deploy.detector import CurveDetector
+from ae_anomaly.detectors.location import LOCATION_COLUMNS
 from ae_anomaly.tracking.registry import REGISTERED_MODEL
 from tests.integration.conftest import pipeline_env
 
@@ -88,6 +89,8 @@ def _agrees(columns: dict, reported: dict[str, np.ndarray]) -> None:
         np.testing.assert_array_equal(
             np.asarray(columns[f"{name}_label"]), reported[f"{name}_label"]
         )
+    for column in LOCATION_COLUMNS:  # every path locates each curve's anomaly identically
+        np.testing.assert_array_equal(np.asarray(columns[column]), reported[column])
 
 
 def test_the_dvc_output_and_the_registry_answer_what_evaluate_reported(reproduced_repo: Path):
@@ -110,6 +113,16 @@ def test_mlflow_models_serve_answers_and_refuses_bad_requests(
         rows = answer["predictions"]
         assert len(rows) == len(curves)
         _agrees({key: [row[key] for row in rows] for key in rows[0]}, _reported(reproduced_repo))
+        assert "anomaly_map" not in rows[0]  # only on request
+        body = {"inputs": curves[:3].tolist(), "params": {"anomaly_map": True}}
+        status, answer = _post(url, json.dumps(body))
+        assert status == 200
+        maps = np.asarray([row["anomaly_map"] for row in answer["predictions"]])
+        expected = CurveDetector.load(reproduced_repo / "models/detector").score_table(
+            curves[:3], anomaly_map=True
+        )["anomaly_map"]
+        np.testing.assert_allclose(maps, expected, rtol=1e-9)
+        assert (maps.argmax(axis=1) == [row["anomaly_peak"] for row in answer["predictions"]]).all()
 
         bad_requests = {
             "wrong length": ({"inputs": [[0.5] * (length - 3)]}, f"got curves of {length - 3}"),

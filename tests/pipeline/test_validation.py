@@ -30,7 +30,9 @@ HEAVY_MODULES = ("torch", "sklearn", "matplotlib", "scipy")
 def measured(tmp_path: Path, fitted, detector_folder: Path):
     *_, new = fitted
     labels = np.r_[np.ones(10, int), np.zeros(len(new) - 10, int)]
-    save_dataset(tmp_path / "validation.npz", Dataset(new, labels))
+    centre = np.where(labels == 1, 6.5, np.nan)  # the bumps of ``fitted`` span points 5..8
+    sigma = np.where(labels == 1, 1.0, np.nan)
+    save_dataset(tmp_path / "validation.npz", Dataset(new, labels, centre, sigma))
     baseline = Predictions(np.linspace(0, 1, len(new)), np.zeros(len(new), int))
     save_predictions(
         tmp_path / "baselines.npz",
@@ -43,6 +45,7 @@ def measured(tmp_path: Path, fitted, detector_folder: Path):
         metrics=tmp_path / "metrics/validation.json",
         reports=tmp_path / "reports/classification_reports.md",
         validation_scores=tmp_path / "reports/validation_scores.csv",
+        localisation=tmp_path / "metrics/localisation.json",
         roc=tmp_path / "plots/roc",
         pr=tmp_path / "plots/pr",
         confusion=tmp_path / "plots/confusion",
@@ -63,6 +66,13 @@ def test_measures_the_detector_as_deployed_and_writes_every_result(measured):
         np.testing.assert_array_equal(results.figures.outputs[name].score, output.score)
         np.testing.assert_allclose(scores[f"{name}_score"], output.score, rtol=1e-9)
     np.testing.assert_array_equal(scores["true_label"], labels)
+    located = CurveDetector.load(files.detector).score_table(curves)
+    for column in ("anomaly_start", "anomaly_end", "anomaly_peak"):
+        np.testing.assert_array_equal(scores[column], located[column])
+    localisation = json.loads(files.localisation.read_text())
+    assert localisation == results.localisation
+    assert localisation["anomalies"] == 10 and localisation["hit_rate"] == 1.0
+    assert localisation["median_centre_error"] <= 1.5
     np.testing.assert_array_equal(results.input_example, curves[:3])
     assert sorted(path.name for path in files.roc.iterdir()) == sorted(
         f"{name}.csv" for name in MODEL_NAMES

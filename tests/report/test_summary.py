@@ -25,3 +25,12 @@ def test_known_figures_are_found_in_stage_folders_and_ordered(tmp_path: Path):
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_bytes(b"png")
     assert [path.name for path in ordered_figures(tmp_path)] == ["ae_loss.png", "roc_pr.png"]
+
+
+def test_summary_says_where_the_anomalies_are_when_the_truth_is_known(tmp_path: Path):
+    located = {"hit_rate": 0.97, "mean_iou": 0.81, "median_centre_error": 0.6, "anomalies": 100}
+    text = summary_markdown(METRICS, None, [], tmp_path, located)
+    assert "## Where the anomaly is" in text
+    assert "| 0.970 | 0.810 | 0.60 | 100 |" in text
+    no_truth = {"status": "no truth", "reason": "users' files"}
+    assert "Where the anomaly is" not in summary_markdown(METRICS, None, [], tmp_path, no_truth)

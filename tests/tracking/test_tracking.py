@@ -174,7 +174,10 @@ def test_two_processes_creating_the_experiment_at_once_both_log(store, monkeypat
 
 
 def _with_detector(store: Path, detector_folder: Path, fitted, **overrides) -> PipelineRecord:
-    metrics = {"histogram_forest": {"f1_anomaly": 0.9, "roc_auc": 0.99}}
+    metrics = {
+        "histogram_forest": {"f1_anomaly": 0.9, "roc_auc": 0.99},
+        "localisation": {"hit_rate": 0.97, "mean_iou": 0.812, "median_centre_error": 0.61},
+    }
     return _record(
         store,
         **{
@@ -196,6 +199,10 @@ def test_detector_is_logged_as_a_pyfunc_model_and_registered(store, detector_fol
     assert client.get_run(run_id).data.tags["detector.registered_version"] == "1"
     assert f"(`{run_id}`)" in version.description
     assert "| histogram_forest | 0.900 | 0.990 |" in version.description
+    assert "the window holds the true centre for 97.0% of the validation anomalies" in (
+        version.description
+    )
+    assert version.tags["localisation.hit_rate"] == "0.97"
     assert "version is the detector of one pipeline run" in (
         client.get_registered_model(REGISTERED_MODEL).description
     )
