@@ -90,7 +90,8 @@ def assert_run_spans_the_stages(run: Run, ran: list[str], cached: list[str]) -> 
     logged = sorted(key.split(".")[1] for key in metrics if key.endswith(".peak_memory_mib"))
     assert logged == sorted(ran)
     assert all(metrics[f"stage.{stage}.seconds"] > 0 for stage in ran)
-    assert all(metrics[f"stage.{stage}.peak_memory_mib"] > 50 for stage in ran)
+    # In MiB, not KiB or bytes: an interpreter with NumPy holds tens of MiB, not gigabytes.
+    assert all(20 < metrics[f"stage.{stage}.peak_memory_mib"] < 8192 for stage in ran)
     # DVC runs the stages one after the other: the execution is at least their sum.
     assert metrics["pipeline.seconds"] >= sum(metrics[f"stage.{s}.seconds"] for s in ran) - 0.1
     duration = (run.info.end_time - run.info.start_time) / 1000
