@@ -68,8 +68,13 @@ class AnomalyLocator:
         spread = values.std(axis=0)
         typical = float(np.median(spread))
         self.centre_ = values.mean(axis=0)
-        self.scale_ = np.sqrt(spread**2 + typical**2) if typical > 0 else np.ones_like(spread)
+        self._set_scale(np.sqrt(spread**2 + typical**2) if typical > 0 else np.ones_like(spread))
         return self
+
+    def _set_scale(self, scale: np.ndarray) -> None:
+        self.scale_ = scale
+        # The map is float32, as the curves are: half the memory traffic of float64.
+        self.inverse_scale_ = (1.0 / scale).astype(np.float32)
 
     @property
     def curve_length(self) -> int:
@@ -77,27 +82,32 @@ class AnomalyLocator:
 
     def anomaly_map(self, residuals: np.ndarray) -> np.ndarray:
         """One value per point, higher = more anomalous (see the module docstring)."""
-        values = np.asarray(residuals, dtype=np.float64)
+        values = np.asarray(residuals)
         if values.ndim != 2 or values.shape[1] != self.curve_length:
             raise ValueError(
                 f"expected residual rows of {self.curve_length} points, got {values.shape}"
             )
-        return np.abs(values - self.centre_) / self.scale_
+        values = np.subtract(values, self.centre_, dtype=np.float32)
+        np.abs(values, out=values)
+        values *= self.inverse_scale_
+        return values
 
     def locate(self, residuals: np.ndarray, anomaly_map: np.ndarray | None = None) -> Locations:
         """Each row's window and peak; ``anomaly_map`` when it has been computed already."""
         values = self.anomaly_map(residuals) if anomaly_map is None else anomaly_map
         rows, points = values.shape
         peak = values.argmax(axis=1) if points else np.zeros(rows, dtype=np.int64)
-        level = values[np.arange(rows), peak] * self.window_level
+        every_row = np.arange(rows)
+        level = values[every_row, peak] * self.window_level
         below = values < level[:, None]
-        position = np.arange(points)
-        left = below & (position < peak[:, None])
-        right = below & (position > peak[:, None])
+        before = np.arange(points, dtype=np.int32) < peak.astype(np.int32)[:, None]
+        left = below & before
+        right = below > before  # below and after the peak (the peak itself is never below)
         # The last point below the level before the peak, and the first one after it.
         last_left = points - 1 - np.argmax(left[:, ::-1], axis=1)
-        start = np.where(left.any(axis=1), last_left + 1, 0)
-        end = np.where(right.any(axis=1), np.argmax(right, axis=1) - 1, points - 1)
+        first_right = np.argmax(right, axis=1)
+        start = np.where(left[every_row, last_left], last_left + 1, 0)
+        end = np.where(right[every_row, first_right], first_right - 1, points - 1)
         return Locations(start.astype(np.int64), end.astype(np.int64), peak.astype(np.int64))
 
     # The detector folder's JSON part ------------------------------------------------------
@@ -113,5 +123,5 @@ class AnomalyLocator:
     def unpack(cls, entry: dict[str, Any]) -> AnomalyLocator:
         locator = cls(float(entry["window_level"]))
         locator.centre_ = np.asarray(entry["centre"], dtype=np.float64)
-        locator.scale_ = np.asarray(entry["scale"], dtype=np.float64)
+        locator._set_scale(np.asarray(entry["scale"], dtype=np.float64))
         return locator
