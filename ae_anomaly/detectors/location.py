@@ -96,7 +96,7 @@ class AnomalyLocator:
         """Each row's window and peak; ``anomaly_map`` when it has been computed already."""
         values = self.anomaly_map(residuals) if anomaly_map is None else anomaly_map
         rows, points = values.shape
-        peak = values.argmax(axis=1) if points else np.zeros(rows, dtype=np.int64)
+        peak = values.argmax(axis=1)
         every_row = np.arange(rows)
         level = values[every_row, peak] * self.window_level
         below = values < level[:, None]

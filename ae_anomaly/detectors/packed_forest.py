@@ -10,6 +10,14 @@ row from memory once per tree.
 The probabilities are bit-for-bit those of ``RandomForestClassifier.predict_proba``
 (``n_jobs=1``): each tree's leaf fractions normalised as scikit-learn normalises them, summed
 over the trees in order, divided by their number.
+
+This is the one module that uses private scikit-learn APIs: ``sklearn.tree._tree.Tree`` (built
+empty, then filled with ``__setstate__``), ``Tree.__getstate__`` (the node table it pickles
+itself to) and ``Tree.apply``. Its public-API counterpart is the fitted forest's own
+``predict_proba``, which ``tests/detectors/test_packed_forest.py`` checks it against bit for
+bit on every run of the suite. On a scikit-learn that moved or changed them, importing this
+module or loading a detector raises :class:`PackedForestError` naming the problem; it never
+scores with other numbers.
 """
 
 from __future__ import annotations
@@ -20,15 +28,23 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.tree._tree import Tree
-
-#: Rows scored at once: 1024 curves of 256 float32 points (1 MiB) stay in a core's L2 cache
-#: while every tree walks them (larger blocks spill out of it and score slower).
-BLOCK_ROWS = 1024
 
 
 class PackedForestError(ValueError):
     """Arrays that do not describe a forest this scikit-learn can rebuild."""
+
+
+try:
+    from sklearn.tree._tree import Tree
+except ImportError as error:  # a private name: fail loudly, naming it
+    raise PackedForestError(
+        f"this scikit-learn has no sklearn.tree._tree.Tree ({error}): score with the "
+        "scikit-learn version the detector was saved with"
+    ) from None
+
+#: Rows scored at once: 1024 curves of 256 float32 points (1 MiB) stay in a core's L2 cache
+#: while every tree walks them (larger blocks spill out of it and score slower).
+BLOCK_ROWS = 1024
 
 
 @dataclass(frozen=True)
