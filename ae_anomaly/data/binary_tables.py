@@ -1,9 +1,11 @@
-"""Curves from typed files: Parquet tables (one row group at a time), ``.npy`` arrays (read
-batch by batch from the file) and ``.npz`` archives of ``x`` and optional ``y``."""
+"""Curves from typed files: Parquet tables (one row group at a time; one numeric column per
+point, or one array column holding each curve, as Spark and data lakes write them), ``.npy``
+arrays (read batch by batch from the file) and ``.npz`` archives of ``x`` and optional
+``y``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,25 +29,78 @@ def iter_parquet(
     value_columns = [column for column in range(1, len(names) + 1) if column - 1 != label_index]
     if not value_columns:
         fail(path, "no curve values: the only column is the label")
-    for column in value_columns:
-        kind = table_file.schema_arrow.field(column - 1).type
-        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+    kinds = [table_file.schema_arrow.field(column - 1).type for column in value_columns]
+    array_column = len(value_columns) == 1 and _is_list(kinds[0])
+    for column, kind in zip(value_columns, kinds, strict=True):
+        if array_column:
+            if not _is_number(kind.value_type):
+                fail(path, f"column {names[column - 1]!r} holds {kind}, not numbers", column=column)
+        elif _is_list(kind):
+            fail(
+                path,
+                f"column {names[column - 1]!r} holds {kind}: the curves are either one array "
+                "column (beside the label) or one numeric column per point",
+                column=column,
+            )
+        elif not _is_number(kind):
             fail(path, f"column {names[column - 1]!r} holds {kind}, not numbers", column=column)
     line = 1
     for record_batch in table_file.iter_batches(batch_size=batch_rows):
-        x = np.column_stack(
-            [
-                record_batch.column(column - 1).to_numpy(zero_copy_only=False)
-                for column in value_columns
-            ]
-        ).astype(np.float64, copy=False)
+        columns: Sequence[int] = value_columns
+        if array_column:
+            x = _array_rows(path, record_batch.column(value_columns[0] - 1), line)
+            columns = value_columns * x.shape[1]  # every point lies in the one array column
+        else:
+            x = np.column_stack(
+                [
+                    record_batch.column(column - 1).to_numpy(zero_copy_only=False)
+                    for column in value_columns
+                ]
+            ).astype(np.float64, copy=False)
         labels = (
             np.asarray(record_batch.column(label_index).to_pylist(), dtype=object)
             if label_index is not None
             else None
         )
-        yield CurveBatch(x, labels, line, "row", value_columns)
+        yield CurveBatch(x, labels, line, "row", columns)
         line += record_batch.num_rows
+
+
+def _is_number(kind: object) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
+
+
+def _is_list(kind: object) -> bool:
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+    )
+
+
+def _array_rows(path: Path, curves: object, first_row: int) -> np.ndarray:
+    """An array column's curves as a (rows, points) float64 array; every curve must be
+    there and of one length. The file column of every point is the array column's."""
+    import pyarrow as pa
+
+    assert isinstance(curves, (pa.ListArray, pa.LargeListArray, pa.FixedSizeListArray))
+    if curves.null_count:
+        row = int(np.flatnonzero(curves.is_null().to_numpy(zero_copy_only=False))[0])
+        fail(path, "the curve is null", first_row + row, unit="row")
+    lengths = curves.value_lengths().to_numpy(zero_copy_only=False)
+    if len(lengths) and (lengths != lengths[0]).any():
+        row = int(np.flatnonzero(lengths != lengths[0])[0])
+        fail(
+            path,
+            f"a curve of {lengths[row]} points where the first has {lengths[0]}",
+            first_row + row,
+            unit="row",
+        )
+    width = int(lengths[0]) if len(lengths) else 0
+    values = curves.flatten().to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    return values.reshape(len(curves), width)
 
 
 def _numeric_array(path: Path, array: np.ndarray, name: str) -> np.ndarray:

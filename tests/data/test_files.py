@@ -116,6 +116,38 @@ def test_parquet_in_both_layouts(tmp_path):
     _check_round_trip(named, "header", "kind")
 
 
+def test_parquet_with_one_array_column_per_curve(tmp_path):
+    for name, curves in {
+        "list": pa.array(CURVES.tolist(), pa.list_(pa.float64())),
+        "fixed": pa.FixedSizeListArray.from_arrays(pa.array(CURVES.ravel()), CURVES.shape[1]),
+        "float32": pa.array(CURVES.tolist(), pa.list_(pa.float32())),
+    }.items():
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(pa.table({"label": LABELS, "curve": curves}), path)
+        _check_round_trip(path)
+
+
+def test_a_bad_array_column_names_the_row(tmp_path):
+    rows = CURVES.tolist()
+    rows[2] = rows[2][:-1]
+    ragged = tmp_path / "ragged.parquet"
+    pq.write_table(pa.table({"label": LABELS, "curve": rows}), ragged)
+    assert f"row 3: a curve of {CURVES.shape[1] - 1} points where the first has" in (_error(ragged))
+    rows = CURVES.tolist()
+    rows[1] = None
+    null = tmp_path / "null.parquet"
+    pq.write_table(pa.table({"label": LABELS, "curve": rows}), null)
+    assert "row 2: the curve is null" in _error(null)
+    rows = CURVES.tolist()
+    rows[4][1] = None
+    hole = tmp_path / "hole.parquet"
+    pq.write_table(pa.table({"label": LABELS, "curve": rows}), hole)
+    assert "row 5, column 2: a missing value" in _error(hole)
+    mixed = tmp_path / "mixed.parquet"
+    pq.write_table(pa.table({"label": LABELS, "a": CURVES[:, 0], "curve": CURVES.tolist()}), mixed)
+    assert "either one array column (beside the label) or one numeric column" in _error(mixed)
+
+
 def test_numpy_files(tmp_path):
     np.save(tmp_path / "ucr.npy", np.column_stack([LABELS, CURVES]))
     _check_round_trip(tmp_path / "ucr.npy")
