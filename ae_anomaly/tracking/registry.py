@@ -42,30 +42,25 @@ def params_digest(params: dict[str, Any]) -> str:
 
 
 def _detector_signature(columns: Sequence[str], locates: bool) -> Any:
-    """Input: a batch of curves, any numeric dtype, checked by the detector itself, which
-    names the problem and the expected curve length in its errors. (A float tensor spec would
-    make MLflow refuse float32 arrays, and answer a non-numeric value in a request with its own
-    parsing error, before the model could say what it expects.) Output: the score columns and,
-    for a detector that locates anomalies, the location columns and the optional anomaly map,
-    which the ``anomaly_map`` param asks for."""
+    """No input schema: the detector checks its input itself and names the problem and the
+    expected curve length, curve by curve with ``bad_rows="null"``. Any schema MLflow offers
+    would refuse something a user hands it before the model could say what it expects: a
+    float tensor spec refuses float32 arrays, and even an ``object`` tensor spec makes
+    ``mlflow.pyfunc.spark_udf`` fail on an ``array<double>`` column (MLflow reshapes the
+    column to the spec's shape). Output: the columns every answer holds, so that
+    ``spark_udf`` infers a struct from them; the optional ones (``anomaly_map``, and
+    ``error`` with ``bad_rows="null"``) are asked for by the params."""
     from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
-    from mlflow.types.schema import Array
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
     from ae_anomaly.detectors.location import LOCATION_COLUMNS
 
     outputs = [ColSpec("long" if name.endswith("_label") else "double", name) for name in columns]
-    if not locates:
-        return ModelSignature(
-            inputs=Schema([TensorSpec(np.dtype(object), (-1,))]), outputs=Schema(outputs)
-        )
-    outputs += [ColSpec("long", name) for name in LOCATION_COLUMNS]
-    outputs.append(ColSpec(Array("double"), "anomaly_map", required=False))
-    return ModelSignature(
-        inputs=Schema([TensorSpec(np.dtype(object), (-1,))]),
-        outputs=Schema(outputs),
-        params=ParamSchema([ParamSpec("anomaly_map", "boolean", False)]),
-    )
+    params = [ParamSpec("bad_rows", "string", "refuse")]
+    if locates:
+        outputs += [ColSpec("long", name) for name in LOCATION_COLUMNS]
+        params.insert(0, ParamSpec("anomaly_map", "boolean", False))
+    return ModelSignature(outputs=Schema(outputs), params=ParamSchema(params))
 
 
 def log_detector(record: PipelineRecord, experiment_id: str, run_id: str) -> None:

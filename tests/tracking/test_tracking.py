@@ -12,6 +12,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
@@ -222,6 +223,26 @@ def test_the_loaded_model_refuses_bad_curves_naming_the_length(store, detector_f
     model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}/1")
     with pytest.raises(mlflow.exceptions.MlflowException, match="curves of 48 points"):
         model.predict(np.full((1, 48), np.nan))
+
+
+def test_with_bad_rows_null_each_bad_curve_gets_nulls_and_an_error(store, detector_folder, fitted):
+    log_pipeline_run(_with_detector(store, detector_folder, fitted), "unit", store)
+    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}/1")
+    curves = fitted[-1][:3]
+    # What mlflow.pyfunc.spark_udf hands over for an array column: one column of arrays.
+    batch = pd.DataFrame({"curves": [curves[0], np.full(48, np.nan), None, curves[1], [1.0]]})
+    answer = model.predict(batch, params={"bad_rows": "null"})
+    expected = CurveDetector.load(detector_folder).score_table(curves[:2])
+    scored = [0, 3]
+    assert answer["error"].isna().tolist() == [True, False, False, True, False]
+    assert answer["error"][1].startswith("point 1 is nan")
+    assert answer["error"][2] == "the curve is null"
+    assert answer["error"][4] == "curve of 1 points; expected 48 points"
+    for name, values in expected.items():
+        np.testing.assert_allclose(answer[name][scored].to_numpy(float), values, atol=1e-6)
+        assert answer[name].drop(index=scored).isna().all()
+    with pytest.raises(mlflow.exceptions.MlflowException, match="bad_rows must be one of"):
+        model.predict(curves, params={"bad_rows": "skip"})
 
 
 def test_an_unchanged_detector_registers_no_duplicate_version(store, detector_folder, fitted):
