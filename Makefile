@@ -23,7 +23,7 @@ run: install  ## reproduce the pipeline on params.yaml and print the results tab
 	$(BIN)/dvc repro
 	$(BIN)/ae-anomaly results metrics/validation.json
 
-system-packages:  ## Chromium and PostgreSQL (Debian packages) for the suite; installed if missing
+system-packages:  ## Chromium, PostgreSQL and a Java runtime (Debian packages) for the suite; installed if missing
 	@tooling/system_packages.sh
 
 test: install system-packages  ## the whole suite: unit tests, the real pipeline, servers, browser

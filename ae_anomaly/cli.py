@@ -42,6 +42,8 @@ def _load_detector(reference: str, device: str, threads: int) -> CurveDetector:
 
 def _score(args: argparse.Namespace) -> int:
     configure_logging()
+    if args.spark:
+        return _score_on_spark(args)
     threads = args.threads or thread_share()
     try:
         import torch
@@ -69,6 +71,39 @@ def _score(args: argparse.Namespace) -> int:
     print(
         f"scored {summary.rows} curves in {summary.seconds:.1f} s "
         f"({summary.curves_per_second:,.0f} curves/s) -> {summary.output}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _score_on_spark(args: argparse.Namespace) -> int:
+    """``--spark MASTER``: the same detector, as the registered MLflow model, on Spark."""
+    try:
+        if ":/" not in args.detector:
+            raise InputError(
+                "--spark scores a registered model: give --detector as an MLflow model URI "
+                "(models:/ae-anomaly-detector@champion)"
+            )
+        if args.anomaly_maps or args.figures:
+            raise InputError("--anomaly-maps and --figures are not available with --spark")
+        from ae_anomaly.tracking.spark_scoring import score_parquet
+
+        summary = score_parquet(
+            args.curves,
+            args.output,
+            args.detector,
+            args.spark,
+            curves_column=args.curves_column,
+            label_column=args.label_column,
+            batch_rows=args.batch_size,
+        )
+    except ReportedError as error:
+        print(f"ae-anomaly score: {error}", file=sys.stderr)
+        return error.exit_code
+    print(
+        f"scored {summary.rows} curves on Spark in {summary.seconds:.1f} s "
+        f"({summary.curves_per_second:,.0f} curves/s; Spark started in "
+        f"{summary.startup_seconds:.1f} s), {summary.refused} refused -> {summary.output}",
         file=sys.stderr,
     )
     return 0
@@ -175,7 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
         "anomaly_peak: point indices from 0). Reads the formats the pipeline reads "
         "(.tsv .csv .txt .parquet .npy .npz).",
     )
-    score.add_argument("curves", help="the file of curves to score")
+    score.add_argument(
+        "curves",
+        help="the file of curves to score; with --spark, a Parquet file, folder or glob",
+    )
     score.add_argument(
         "--detector",
         required=True,
@@ -193,7 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="unlabelled: every column is a point (default); ucr: label first, no header; "
         "header: a header row, label in --label-column",
     )
-    score.add_argument("--label-column", help="with --layout header: the label column's name")
+    score.add_argument(
+        "--label-column",
+        help="with --layout header: the label column's name; with --spark: a numeric column "
+        "that is not a point of the curves (an id or label, kept beside the scores)",
+    )
     score.add_argument(
         "--anomaly-maps",
         metavar="PATH",
@@ -228,6 +270,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument(
         "--device", choices=("cpu", "cuda", "auto"), default="cpu", help="for the autoencoder"
+    )
+    score.add_argument(
+        "--spark",
+        metavar="MASTER",
+        help="score on Apache Spark (local[2], spark://host:7077, yarn, ...) through "
+        "mlflow.pyfunc.spark_udf, writing a Parquet folder; bad curves get null scores and an "
+        "error column instead of stopping the job (needs the spark extra and Java >= 17)",
+    )
+    score.add_argument(
+        "--curves-column",
+        metavar="NAME",
+        help="with --spark: the array<double> column holding the curves (default: the one "
+        "array column, else every numeric column but --label-column is a point)",
     )
     score.set_defaults(run=_score)
 

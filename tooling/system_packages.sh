@@ -2,12 +2,12 @@
 # The Debian packages the project drives for real, installed when missing and this process
 # may (root and apt-get); otherwise one line says what to install. With no argument: what
 # the test suite needs (Chromium for the MLflow UI browser test, PostgreSQL for the team
-# stack); with arguments, only those (`tooling/system_packages.sh postgresql` for make
-# team-up).
+# stack, a Java runtime for Spark); with arguments, only those
+# (`tooling/system_packages.sh postgresql` for make team-up).
 set -euo pipefail
 
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=(chromium postgresql)
+[ ${#wanted[@]} -eq 0 ] && wanted=(chromium postgresql java)
 
 missing=()
 for package in "${wanted[@]}"; do
@@ -16,6 +16,7 @@ for package in "${wanted[@]}"; do
         postgresql)
             compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null \
                 || command -v initdb >/dev/null 2>&1 || missing+=(postgresql) ;;
+        java) command -v java >/dev/null 2>&1 || missing+=(default-jre-headless) ;;
         *) echo "system_packages.sh: unknown package $package" >&2; exit 2 ;;
     esac
 done
