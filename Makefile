@@ -56,7 +56,8 @@ bench-quality: $(BENCH_INSTALLED)  ## seeds 1..5: article preset vs our defaults
 bench-real: $(BENCH_INSTALLED)  ## the UCR sets aeon ships, one-vs-rest: every model vs ROCKAD and PyOD, 3 seeds (~30 min)
 	$(BIN)/python -m bench.real --out bench/results
 
-bench-score: install  ## scoring throughput: CLI vs bare network, HTTP latency, memory (~5 min)
+bench-score: install  ## scoring throughput: CLI vs bare network, HTTP latency, Spark local[2], memory (~6 min)
+	@tooling/system_packages.sh java
 	$(BIN)/dvc repro
 	$(BIN)/python -m bench.score --out bench/results
 

@@ -3,7 +3,8 @@
 On the detector the pipeline produced (``models/detector``, default params; ``make
 bench-score`` runs ``dvc repro`` first) and 1,000,000 new curves of 256 points (the article's
 curve family, anomalies included), stored as a float32 NumPy file (1 GB, as the pipeline
-stores curves) and as a float64 Parquet file (2 GB):
+stores curves), as a float64 Parquet file of one column per point (2 GB) and as a float64
+Parquet file of an ``id`` and one array column (1.5 GB, as Spark writes curves):
 
 - the command line, end to end (read, preprocess, all three detectors, write), from a NumPy
   and from a Parquet file, to Parquet and to CSV: curves/s of its scoring loop and of the whole
@@ -13,6 +14,12 @@ stores curves) and as a float64 Parquet file (2 GB):
 - the bare autoencoder forward pass over the same curves held in memory, the yardstick: the
   goal is a command line at least half as fast, and a single curve answered in under 50 ms at
   the median over HTTP;
+- Spark (``bench.spark_job``): the registered model through ``score_spark`` on ``local[2]``,
+  on the array-column file, alternating with the command line on the same file in the same
+  run; the goal is Spark at least half the command line's rate, its start-up (the session,
+  the Python workers' first job that loads the model) reported apart; each Python worker's
+  peak memory, and its agreement with the command line; and ``ae-anomaly score --spark``
+  end to end from a cold start on both Parquet files;
 - what locating each anomaly costs: the command line on a copy of the detector without its
   anomaly locator (no ``anomaly_*`` columns), alternating with the real one; the goal is
   scoring with locations within 1.5x the time without.
@@ -60,8 +67,9 @@ def log(message: str) -> None:
 
 
 def write_curves(folder: Path, count: int, length: int) -> dict[str, Path]:
-    """``count`` curves of the article's family (10 % anomalies) as a float32 .npy and a
-    float64 .parquet, generated and written chunk by chunk."""
+    """``count`` curves of the article's family (10 % anomalies) as a float32 .npy, a float64
+    .parquet of one column per point and a float64 .parquet of an ``id`` and one array column
+    (``curve``), as Spark writes curves; generated and written chunk by chunk."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -74,31 +82,51 @@ def write_curves(folder: Path, count: int, length: int) -> dict[str, Path]:
         )
     )
     rng = np.random.default_rng(0)
-    npy, parquet = folder / "curves.npy", folder / "curves.parquet"
-    array = np.lib.format.open_memmap(npy, mode="w+", dtype=np.float32, shape=(count, length))
-    writer = None
+    files = {
+        "npy": folder / "curves.npy",
+        "parquet": folder / "curves.parquet",
+        "array_parquet": folder / "curves-array.parquet",
+    }
+    array = np.lib.format.open_memmap(
+        files["npy"], mode="w+", dtype=np.float32, shape=(count, length)
+    )
+    writers: dict[str, Any] = {}
     for start in range(0, count, CHUNK):
         rows = min(CHUNK, count - start)
         chunk = curves.dataset(rows - rows // 10, rows // 10, rng).x.astype(np.float64)
         array[start : start + rows] = chunk
-        table = pa.table({f"t{i}": chunk[:, i] for i in range(length)})
-        if writer is None:
-            writer = pq.ParquetWriter(parquet, table.schema)
-        writer.write_table(table, row_group_size=CHUNK)
+        tables = {
+            "parquet": pa.table({f"t{i}": chunk[:, i] for i in range(length)}),
+            "array_parquet": pa.table(
+                {
+                    "id": np.arange(start, start + rows),
+                    "curve": pa.FixedSizeListArray.from_arrays(pa.array(chunk.ravel()), length),
+                }
+            ),
+        }
+        for name, table in tables.items():
+            if name not in writers:
+                writers[name] = pq.ParquetWriter(files[name], table.schema)
+            writers[name].write_table(table, row_group_size=CHUNK)
     array.flush()
     del array
-    assert writer is not None
-    writer.close()
-    return {"npy": npy, "parquet": parquet}
+    for writer in writers.values():
+        writer.close()
+    return files
 
 
-def run_cli(detector: Path, source: Path, output: Path) -> dict[str, Any]:
+def run_cli(
+    detector: Path, source: Path, output: Path, label_column: str | None = None
+) -> dict[str, Any]:
     """``ae-anomaly score`` in a child process; its peak memory is read by a small wrapper
-    process started from this (small) one, as Linux counts a parent's peak into its child's."""
+    process started from this (small) one, as Linux counts a parent's peak into its child's.
+    ``label_column``: a Parquet file with a header, that column kept beside the scores."""
     command = [
         str(Path(sys.executable).parent / "ae-anomaly"), "score", str(source),
         "--detector", str(detector), "-o", str(output), "--threads", "2",
     ]  # fmt: skip
+    if label_column is not None:
+        command += ["--layout", "header", "--label-column", label_column]
     wrapper = textwrap.dedent(
         f"""
         import json, resource, subprocess, sys, time
@@ -238,6 +266,154 @@ def bare_forward(detector_folder: Path, source: Path) -> dict[str, Any]:
     return json.loads(result.stdout)
 
 
+def run_spark(
+    source: Path, detector: Path, model_uri: str, tracking: str, work: Path, repeats: int
+) -> dict[str, Any]:
+    """``bench.spark_job`` in a child process: Spark and the command line, alternating, on
+    the same Parquet file of an array column."""
+    command = [
+        sys.executable, "-m", "bench.spark_job", "--source", str(source),
+        "--model-uri", model_uri, "--tracking-uri", tracking, "--detector", str(detector),
+        "--work", str(work), "--repeats", str(repeats),
+    ]  # fmt: skip
+    result = subprocess.run(
+        command, cwd=PROJECT_ROOT, capture_output=True, text=True, env=pipeline_env()
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"the Spark job failed:\n{result.stderr[-5000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_spark_cli(source: Path, model_uri: str, output: Path) -> dict[str, Any]:
+    """``ae-anomaly score SOURCE --spark local[2]`` end to end, from a cold start: the
+    process's wall time and the command's own figures."""
+    command = [
+        str(Path(sys.executable).parent / "ae-anomaly"), "score", str(source),
+        "--detector", model_uri, "--spark", "local[2]", "-o", str(output),
+    ]  # fmt: skip
+    started = time.perf_counter()
+    result = subprocess.run(
+        command, cwd=PROJECT_ROOT, capture_output=True, text=True, env=pipeline_env()
+    )
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"ae-anomaly score --spark failed:\n{result.stderr[-5000:]}")
+    line = next(line for line in result.stderr.splitlines() if line.startswith("scored "))
+    return {
+        "input": source.name,
+        "process_seconds": seconds,
+        "job_seconds": float(line.split(" on Spark in ")[1].split(" s ")[0]),
+        "session_seconds": float(line.split("Spark started in ")[1].split(" s)")[0]),
+        "refused": int(line.split("), ")[1].split(" refused")[0]),
+    }
+
+
+def spark_agreement(spark_output: Path, cli_output: Path) -> dict[str, Any]:
+    """How far Spark's scores are from the command line's on the same curves (matched by
+    ``id``, which the command line keeps as its label column)."""
+    import pyarrow.parquet as pq
+
+    spark = pq.read_table(spark_output).to_pandas().sort_values("id").reset_index(drop=True)
+    cli = pq.read_table(cli_output).to_pandas()
+    cli = cli.assign(id=cli["label"].astype(np.int64)).sort_values("id").reset_index(drop=True)
+    assert (spark["id"].to_numpy() == cli["id"].to_numpy()).all()
+    scores = [name for name in cli.columns if name.endswith("_score")]
+    integers = [name for name in cli.columns if name.endswith("_label") or "anomaly_" in name]
+    return {
+        "rows": len(spark),
+        "max_score_difference": max(
+            float(np.abs(spark[name].to_numpy() - cli[name].to_numpy()).max()) for name in scores
+        ),
+        "integer_columns_equal": all(
+            (spark[name].to_numpy() == cli[name].to_numpy()).all() for name in integers
+        ),
+        "refused": int(spark["error"].notna().sum()),
+    }
+
+
+def spark_section(meta: dict[str, Any], spark: dict[str, Any]) -> list[str]:
+    job, runs = spark["job"], spark["job"]["cli"]
+    rows = [
+        [
+            str(index),
+            f"{meta['curves'] / seconds:,.0f}",
+            f"{meta['curves'] / run['loop_seconds']:,.0f}",
+            f"{run['loop_seconds'] / seconds:.2f}x",
+        ]
+        for index, (seconds, run) in enumerate(zip(job["spark_seconds"], runs, strict=True), 1)
+    ]
+    before, after = job["peaks_mib_after_warm_up"], job["peaks_mib"]
+    workers = sorted(after["python_workers"])
+    worker_rows = [
+        [
+            f"Python worker {index}",
+            f"{before['python_workers'].get(pid, float('nan')):,.0f} MiB",
+            f"{after['python_workers'][pid]:,.0f} MiB",
+        ]
+        for index, pid in enumerate(workers, 1)
+    ]
+    worker_rows += [
+        ["JVM (driver and executor)", f"{before['jvm'][pid]:,.0f} MiB", f"{peak:,.0f} MiB"]
+        for pid, peak in after["jvm"].items()
+    ]
+    agreement = spark["agreement"]
+    cold_rows = [
+        [
+            f"`{run['input']}`",
+            f"{meta['curves'] / run['job_seconds']:,.0f}",
+            f"{run['session_seconds']:.1f} s",
+            f"{run['process_seconds']:.1f} s",
+            f"{meta['curves'] / run['process_seconds']:,.0f}",
+        ]
+        for run in spark["cold"]
+    ]
+    batch_mib = job["batch_rows"] * meta["length"] * 8 / 2**20
+    partition_mib = meta["curves"] / job["partitions"] * meta["length"] * 8 / 2**20
+    return [
+        "## Spark: `score_spark` (`mlflow.pyfunc.spark_udf`) on `local[2]`",
+        "",
+        f"The same curves as one `array<double>` column beside an `id` (`curves-array.parquet`, "
+        f"{meta['input_mib']['array_parquet']:,.0f} MiB, {job['partitions']} partitions), "
+        "scored by the registered model in one Spark session, each run followed by the command "
+        "line on the same file (`--layout header --label-column id`):",
+        "",
+        markdown_table(
+            ("run", "Spark curves/s", "command line curves/s, scoring", "Spark / command line"),
+            rows,
+        ),
+        "",
+        f"Spark's start-up, apart from the rows above: the session {job['session_seconds']:.1f} "
+        f"s; then a first job of {job['warm_up_curves']:,} curves in two tasks, which starts "
+        f"both Python workers and loads the model into each, {job['warm_up_seconds']:.1f} s.",
+        "",
+        f"Agreement with the command line on all {agreement['rows']:,} curves: largest score "
+        f"difference {agreement['max_score_difference']:.1e}; labels and locations equal: "
+        f"{'yes' if agreement['integer_columns_equal'] else '**NO**'}; refused: "
+        f"{agreement['refused']}.",
+        "",
+        f"Peak memory (`VmHWM`), after the first job and after the {len(rows)} runs; the model "
+        f"gets Arrow batches of {job['batch_rows']:,} curves ({batch_mib:,.0f} MiB in float64), "
+        f"a partition holds about {partition_mib:,.0f} MiB of curves:",
+        "",
+        markdown_table(("process", "after the first job", "after every run"), worker_rows),
+        "",
+        "From a cold start, end to end: `ae-anomaly score FILE --detector "
+        "models:/ae-anomaly-detector/<version> --spark local[2] -o OUT.parquet` (Parquet "
+        "folder out; the job includes starting the workers and loading the model):",
+        "",
+        markdown_table(
+            (
+                "input",
+                "curves/s, job",
+                "session start",
+                "whole process",
+                "curves/s, whole process",
+            ),
+            cold_rows,
+        ),
+    ]
+
+
 def report(results: dict[str, Any]) -> str:
     meta, bare = results["meta"], results["bare"]
     cli_rows = [
@@ -312,6 +488,8 @@ def report(results: dict[str, Any]) -> str:
             ("curves per request", "requests", "median", "90th percentile", "curves/s"), http_rows
         ),
         "",
+        *spark_section(meta, results["spark"]),
+        "",
         "## The yardstick: the bare autoencoder forward pass, curves in memory",
         "",
         f"{bare['curves_per_s']:,.0f} curves/s, median of "
@@ -382,6 +560,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 measure_http(url, sample, 10_000, 2),
             ]
         log(f"http: {http}")
+        model_uri = f"models:/{REGISTERED_MODEL}/{version}"
+        spark_job = run_spark(
+            files["array_parquet"], detector, model_uri, tracking, work, args.repeats
+        )
+        log(f"spark: {spark_job}")
+        agreement = spark_agreement(work / "spark-scores.parquet", work / "cli-scores.parquet")
+        log(f"spark agreement: {agreement}")
+        cold = [
+            run_spark_cli(files[name], model_uri, work / "spark-cold.parquet")
+            for name in ("array_parquet", "parquet")
+        ]
+        log(f"spark, cold: {cold}")
+        spark = {"job": spark_job, "agreement": agreement, "cold": cold}
         input_mib = {name: path.stat().st_size / 2**20 for name, path in files.items()}
     finally:
         if args.work is None:
@@ -420,6 +611,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             peak < 0.5 * curves_mib,
         ),
     ]
+    spark_rate = statistics.median(args.curves / t for t in spark["job"]["spark_seconds"])
+    spark_cli_rate = statistics.median(
+        args.curves / run["loop_seconds"] for run in spark["job"]["cli"]
+    )
+    before = spark["job"]["peaks_mib_after_warm_up"]["python_workers"]
+    after = spark["job"]["peaks_mib"]["python_workers"]
+    growth = max(after[pid] - before.get(pid, 0.0) for pid in after)
+    partition_mib = args.curves / spark["job"]["partitions"] * length * 8 / 2**20
+    targets += [
+        (
+            "Spark (local[2], array column) >= 0.5x the command line on the same Parquet file, "
+            "medians (curves/s; Spark's start-up apart)",
+            f"{spark_rate:,.0f} / {spark_cli_rate:,.0f} = {spark_rate / spark_cli_rate:.2f}x",
+            spark_rate >= 0.5 * spark_cli_rate,
+        ),
+        (
+            "Spark Python worker: what scoring adds to its peak memory < one partition's curves "
+            "(Arrow batches, not the partition)",
+            f"{growth:,.0f} MiB of {partition_mib:,.0f} MiB",
+            growth < partition_mib,
+        ),
+        (
+            "Spark agrees with the command line: scores to 1e-6, labels and locations equal",
+            f"{spark['agreement']['max_score_difference']:.1e}",
+            spark["agreement"]["max_score_difference"] <= 1e-6
+            and spark["agreement"]["integer_columns_equal"],
+        ),
+    ]
     results = {
         "meta": {
             "date": time.strftime("%Y-%m-%d"),
@@ -435,6 +654,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cli_without_locations": unlocated,
         "http": http,
         "bare": bare,
+        "spark": spark,
         "targets": [{"target": t, "measured": m, "met": ok} for t, m, ok in targets],
     }
     args.out.mkdir(parents=True, exist_ok=True)
