@@ -1,6 +1,6 @@
 """Every third-party module the code imports is declared by the extra that installs it:
-the package by the runtime dependencies (the team stack's driver by ``team``), the tests
-and tooling by ``dev``, the benchmarks by ``bench``."""
+the package by the runtime dependencies (the team stack's driver by ``team``, Spark by
+``spark``), the tests and tooling by ``dev``, the benchmarks by ``bench``."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ RUNTIME = _names(PROJECT["dependencies"])
 EXTRAS = {name: _names(value) for name, value in PROJECT["optional-dependencies"].items()}
 #: What each folder may import: the runtime and the extras installed where it runs.
 ALLOWED = {
-    "ae_anomaly": RUNTIME | EXTRAS["team"],
+    "ae_anomaly": RUNTIME | EXTRAS["team"] | EXTRAS["spark"],
     "stages": RUNTIME,
     "tests": RUNTIME | EXTRAS["dev"],
     "tooling": RUNTIME | EXTRAS["dev"],

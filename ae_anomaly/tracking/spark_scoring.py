@@ -42,7 +42,7 @@ class SparkUnavailableError(InputError):
     """pyspark (or the Java runtime Spark needs) is missing."""
 
 
-def _output_columns(model_uri: str) -> list[str]:
+def output_columns(model_uri: str) -> list[str]:
     """The columns every answer of the model holds, from its logged signature."""
     import mlflow
 
@@ -117,7 +117,7 @@ def score_spark(
     import mlflow
     from pyspark.sql import functions as sf
 
-    columns = _output_columns(model_uri)
+    columns = output_columns(model_uri)
     params: dict[str, Any] = {"bad_rows": "null"}
     if anomaly_map:
         params["anomaly_map"] = True
