@@ -9,8 +9,10 @@ a run is complete even when DVC took most stages from its cache (e.g. after chan
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import time
+import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +128,20 @@ class PipelineRun:
             mlflow.log_artifact(str(path), artifact_path="figures")
 
 
+def _release_interrupted_call(interrupt: KeyboardInterrupt) -> None:
+    """Free what the store call that Ctrl-C (or SIGTERM) cut short still holds.
+
+    An interrupt can land inside SQLAlchemy, after a write began and before its session gave
+    the connection back: the frames of the interrupted call, kept alive by the exception's
+    traceback, then hold that connection and SQLite's write lock with it, and marking the run
+    KILLED would wait out MLflow's 20 s busy timeout and fail. Clearing those frames' locals
+    and collecting them closes the connection, which rolls the write back. Only the locals go:
+    the traceback still names every frame, and the stage reports an interrupt in one line.
+    """
+    traceback.clear_frames(interrupt.__traceback__)
+    gc.collect()
+
+
 def _end_run(run_id: str, status: str) -> None:
     """End run ``run_id`` (created, perhaps not yet active); if the store cannot be reached the
     run stays RUNNING, and the next execution that logs marks it KILLED (see
@@ -169,7 +185,8 @@ def pipeline_run(record: PipelineRecord, experiment: str, root: Path) -> Iterato
             logged_seconds = time.perf_counter() - started - import_seconds
             yield PipelineRun(run_id)
             _log_costs(record, run_id)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
+            _release_interrupted_call(interrupt)
             _end_run(run_id, "KILLED")
             raise
         except Exception as error:
