@@ -9,7 +9,7 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 
 .PHONY: install system-packages run test test-fast lint ui report bench-quality bench-speed \
-	bench-real bench-score article team-up team-down team-status clean
+	bench-real bench-real-scores bench-score article team-up team-down team-status clean
 BENCH_INSTALLED := $(VENV)/.bench-installed
 
 $(VENV)/.installed: pyproject.toml
@@ -55,6 +55,9 @@ bench-quality: $(BENCH_INSTALLED)  ## seeds 1..5: article preset vs our defaults
 
 bench-real: $(BENCH_INSTALLED)  ## the UCR sets aeon ships, one-vs-rest: every model vs ROCKAD and PyOD, 3 seeds (~30 min)
 	$(BIN)/python -m bench.real --out bench/results
+
+bench-real-scores: $(BENCH_INSTALLED)  ## label-free scores of every network kind vs ROCKAD on design splits only, 3 seeds (~13 min)
+	$(BIN)/python -m bench.real_scores --out bench/results
 
 bench-score: install  ## scoring throughput: CLI vs bare network, HTTP latency, Spark local[2], memory (~6 min)
 	@tooling/system_packages.sh java

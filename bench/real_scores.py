@@ -1,0 +1,208 @@
+"""Which label-free score built on the autoencoder should the files preset use? Design data only.
+
+``make bench-real`` reports every figure on each archive's TEST file, so choosing the
+detector's score there would tune the defaults on the benchmark's own labels. This bench
+answers the question on *design* data instead: for each one-vs-rest configuration and seed it
+makes the pipeline's own split of the archive's TRAIN file (``presets/files.yaml``: stratified,
+``split.test_size`` 0.4, z-normalised curves), trains each network kind on the normal curves of
+the training split with the preset's settings, and measures ROC-AUC on the split's test part.
+The TEST files are never read.
+
+Scores compared, all label-free and fitted on the same normal training curves:
+
+- ``<kind>_mse`` and ``<kind>_max_abs``: the reconstruction error of each network kind;
+- ``conv_features_knn``: mean distance to the k nearest training curves in a space of the
+  trained convolutional encoder's activations (per channel of every activation layer: max,
+  mean and share of positive values, standardised on the training curves);
+- ``raw_knn``: the same kNN on the z-normalised curves themselves (no network: the floor a
+  network-based score must clear to be worth it);
+- ``rockad``: aeon's ROCKAD at its defaults, ``n_neighbors`` capped as in ``bench.real``.
+
+It runs in-process (no DVC, no MLflow), so it measures scores, not the house.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ae_anomaly.core.params import Params, load_preset
+from ae_anomaly.core.types import Dataset
+from ae_anomaly.data.split import train_test_split_dataset
+from ae_anomaly.features.preprocessing import normalize_curves
+from ae_anomaly.report.tables import markdown_table
+from bench.real import PRESET, finite, log, ucr_datasets
+from tooling.sandbox import PROJECT_ROOT
+
+KINDS = ("mlp", "conv", "vae")
+REFERENCES = ("rockad", "raw_knn")
+
+
+def knn_distance(reference: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
+    """Mean Euclidean distance of each query row to its ``k`` nearest reference rows, both
+    standardised per column on the reference."""
+    centre, spread = reference.mean(0), reference.std(0) + 1e-6
+    a, b = (reference - centre) / spread, (query - centre) / spread
+    distances = np.sqrt(((b[:, None, :] - a[None]) ** 2).sum(-1))
+    return np.sort(distances, 1)[:, :k].mean(1)
+
+
+def encoder_activations(model: Any, curves: np.ndarray) -> np.ndarray:
+    """Per curve: max, mean and share of positive values of every channel of every
+    activation layer of the convolutional encoder, before it is flattened."""
+    import torch
+
+    features = []
+    hidden = torch.as_tensor(curves, dtype=torch.float32)[:, None]
+    with torch.inference_mode():
+        extra = model.config.padded_size - curves.shape[1]
+        if extra:
+            hidden = torch.nn.functional.pad(hidden, (0, extra), mode="replicate")
+        for layer in model.encoder:
+            if isinstance(layer, torch.nn.Flatten):
+                break
+            hidden = layer(hidden)
+            if not isinstance(layer, torch.nn.Conv1d):
+                features += [hidden.amax(2), hidden.mean(2), (hidden > 0).float().mean(2)]
+    return torch.cat(features, 1).numpy()
+
+
+def train_kind(kind: str, curves: np.ndarray, params: Params, seed: int) -> Any:
+    """A network of ``kind`` trained on ``curves`` as ``train_ae`` trains it."""
+    import torch
+
+    from ae_anomaly.networks.registry import build_network
+    from ae_anomaly.networks.training import (
+        TrainingConfig,
+        seed_everything,
+        split_holdout,
+        train_network,
+    )
+
+    settings = params.train_ae
+    seed_everything(seed)
+    model = build_network(kind, curves.shape[1], getattr(settings.network, kind).model_dump())
+    fit, holdout = split_holdout(len(curves), settings.holdout_fraction, seed)
+    config = TrainingConfig(
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        weight_decay=settings.weight_decay,
+        lr_schedule=settings.lr_schedule,
+        early_stopping_patience=settings.early_stopping_patience,
+    )
+    train_network(
+        model, curves[fit], curves[holdout], curves[:0], config, seed, torch.device("cpu")
+    )
+    return model.eval()
+
+
+def score_seed(seed: int) -> dict[str, dict[str, float]]:
+    """ROC-AUC of every score on every configuration's design split, for one seed."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+    from aeon.anomaly_detection.collection import ROCKAD
+    from aeon.datasets import load_from_ts_file
+    from sklearn.metrics import roc_auc_score
+
+    from ae_anomaly.networks.base import reconstruct
+
+    torch.set_num_threads(1)
+    _, params = load_preset(PRESET, PROJECT_ROOT / "params.yaml")
+    split, normalize = params.split, params.preprocess.normalize
+    rows: dict[str, dict[str, float]] = {}
+    for data_set in ucr_datasets():
+        curves, labels = load_from_ts_file(str(data_set.train))
+        curves = curves[:, 0].astype(np.float32)
+        for normal in data_set.classes:
+            anomalous = np.array([str(label) != normal for label in labels], dtype=np.int64)
+            train, test = train_test_split_dataset(
+                Dataset(curves, anomalous), split.test_size, split.shuffle, split.stratify, seed
+            )
+            fit = normalize_curves(train.x[train.y == 0], normalize).astype(np.float32)
+            query = normalize_curves(test.x, normalize).astype(np.float32)
+            k = max(1, min(5, len(fit) - 1))
+            scores: dict[str, np.ndarray] = {}
+            rockad = ROCKAD(n_neighbors=k, random_state=seed).fit(fit[:, None].astype(np.float64))
+            scores["rockad"] = finite(rockad.predict(query[:, None].astype(np.float64)))
+            scores["raw_knn"] = knn_distance(fit, query, k)
+            for kind in KINDS:
+                model = train_kind(kind, fit, params, seed)
+                residual = query - reconstruct(model, query, torch.device("cpu"), 1024)
+                scores[f"{kind}_mse"] = (residual**2).mean(1)
+                scores[f"{kind}_max_abs"] = np.abs(residual).max(1)
+                if kind == "conv":
+                    scores["conv_features_knn"] = knn_distance(
+                        encoder_activations(model, fit), encoder_activations(model, query), k
+                    )
+            key = f"{data_set.name}/{normal}"
+            rows[key] = {name: float(roc_auc_score(test.y, s)) for name, s in scores.items()}
+            log(f"seed {seed} {key}: {len(fit)} normal training curves")
+    return rows
+
+
+def summary_table(results: dict[int, dict[str, dict[str, float]]]) -> list[list[str]]:
+    """Mean ROC-AUC per score and seed, the mean over seeds, and configurations within 0.02
+    of ROCKAD or better (all seeds pooled)."""
+    scores = list(next(iter(next(iter(results.values())).values())))
+    table = []
+    for score in scores:
+        per_seed = {
+            s: statistics.fmean(r[score] for r in rows.values()) for s, rows in results.items()
+        }
+        close = [
+            row[score] >= row["rockad"] - 0.02 for rows in results.values() for row in rows.values()
+        ]
+        table.append(
+            [
+                score,
+                *(f"{value:.3f}" for value in per_seed.values()),
+                f"{statistics.fmean(per_seed.values()):.3f}",
+                f"{sum(close)}/{len(close)}",
+            ]
+        )
+    return sorted(table, key=lambda row: row[-2], reverse=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    args = parser.parse_args()
+    started = time.perf_counter()
+    with concurrent.futures.ProcessPoolExecutor(min(2, len(args.seeds))) as pool:
+        results = dict(zip(args.seeds, pool.map(score_seed, args.seeds), strict=True))
+    minutes = (time.perf_counter() - started) / 60
+    table = summary_table(results)
+    configurations = len(next(iter(results.values())))
+    text = "\n".join(
+        [
+            "# Label-free scores on design data (bench/real_scores.py)",
+            "",
+            f"{configurations} one-vs-rest configurations x seeds {args.seeds}, ROC-AUC on the "
+            "pipeline's own test split of each archive's TRAIN file (`presets/files.yaml`); "
+            f"the TEST files are not read. {minutes:.1f} min on {os.cpu_count()} cores.",
+            "",
+            markdown_table(
+                ["score", *(f"seed {seed}" for seed in results), "mean", "within 0.02 of ROCKAD"],
+                table,
+            ),
+            "",
+        ]
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "real_scores.md").write_text(text)
+    (args.out / "real_scores.json").write_text(json.dumps(results, indent=1))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
