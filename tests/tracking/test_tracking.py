@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -121,6 +122,26 @@ def test_a_failure_after_the_record_ends_the_run_failed(store: Path):
 def test_ctrl_c_ends_the_run_killed(store: Path):
     with pytest.raises(KeyboardInterrupt), pipeline_run(_record(store), "unit", store):
         raise KeyboardInterrupt
+    runs = MlflowClient(tracking_uri(store)).search_runs(
+        [mlflow.get_experiment_by_name("unit").experiment_id]
+    )
+    assert [run.info.status for run in runs] == ["KILLED"]
+
+
+def test_ctrl_c_inside_a_store_write_still_ends_the_run_killed_at_once(store: Path):
+    """Ctrl-C can land while a write holds SQLite's lock; the frames it interrupted keep
+    that connection open, and marking the run would wait out MLflow's 20 s busy timeout."""
+    database = tracking_uri(store).removeprefix("sqlite:///")
+
+    def interrupted_write() -> None:
+        connection = sqlite3.connect(database)  # held by this frame only
+        connection.execute("BEGIN IMMEDIATE")  # the write lock, as a write in flight holds it
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), pipeline_run(_record(store), "unit", store):
+        started = time.monotonic()
+        interrupted_write()
+    assert time.monotonic() - started < 5
     runs = MlflowClient(tracking_uri(store)).search_runs(
         [mlflow.get_experiment_by_name("unit").experiment_id]
     )
