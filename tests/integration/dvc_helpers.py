@@ -49,6 +49,9 @@ class Watched:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            # A shell without job control starts background jobs with SIGINT ignored, and the
+            # child would inherit that: Ctrl-C must reach it as it would from a terminal.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         self.lines: list[str] = []
         self._new_line = threading.Condition()
