@@ -75,34 +75,22 @@ def encoder_activations(model: Any, curves: np.ndarray) -> np.ndarray:
     return torch.cat(features, 1).numpy()
 
 
-def train_kind(kind: str, curves: np.ndarray, params: Params, seed: int) -> Any:
-    """A network of ``kind`` trained on ``curves`` as ``train_ae`` trains it."""
-    import torch
+def train_kind(kind: str, params: Params, seed: int, train: Dataset, test: Dataset) -> Any:
+    """A network of ``kind`` trained on ``train``'s normal curves exactly as ``train_ae``
+    trains it (the same :func:`autoencoder_fit`), with ``seed`` as ``base.seed``."""
+    from ae_anomaly.networks.training import train_network
+    from ae_anomaly.pipeline.wiring import autoencoder_fit
 
-    from ae_anomaly.networks.registry import build_network
-    from ae_anomaly.networks.training import (
-        TrainingConfig,
-        seed_everything,
-        split_holdout,
-        train_network,
+    network = params.train_ae.network.model_copy(update={"kind": kind})
+    params = params.model_copy(
+        update={
+            "train_ae": params.train_ae.model_copy(update={"network": network}),
+            "base": params.base.model_copy(update={"seed": seed}),
+        }
     )
-
-    settings = params.train_ae
-    seed_everything(seed)
-    model = build_network(kind, curves.shape[1], getattr(settings.network, kind).model_dump())
-    fit, holdout = split_holdout(len(curves), settings.holdout_fraction, seed)
-    config = TrainingConfig(
-        epochs=settings.epochs,
-        batch_size=settings.batch_size,
-        lr=settings.lr,
-        weight_decay=settings.weight_decay,
-        lr_schedule=settings.lr_schedule,
-        early_stopping_patience=settings.early_stopping_patience,
-    )
-    train_network(
-        model, curves[fit], curves[holdout], curves[:0], config, seed, torch.device("cpu")
-    )
-    return model.eval()
+    fit = autoencoder_fit(params, train, test, "cpu")
+    train_network(*fit.arguments(), trainer=fit.trainer)
+    return fit.model.eval()
 
 
 def score_seed(seed: int) -> dict[str, dict[str, float]]:
@@ -135,7 +123,7 @@ def score_seed(seed: int) -> dict[str, dict[str, float]]:
             scores["rockad"] = finite(rockad.predict(query[:, None].astype(np.float64)))
             scores["raw_knn"] = knn_distance(fit, query, k)
             for kind in KINDS:
-                model = train_kind(kind, fit, params, seed)
+                model = train_kind(kind, params, seed, train, test)
                 residual = query - reconstruct(model, query, torch.device("cpu"), 1024)
                 scores[f"{kind}_mse"] = (residual**2).mean(1)
                 scores[f"{kind}_max_abs"] = np.abs(residual).max(1)
