@@ -1,12 +1,13 @@
 """Stage ``detector``: the deployable detector, one self-contained folder.
 
 Each residual detector of the model list fits on the residuals it says: ``ae_threshold`` on
-the held-out *normal* residuals (no anomaly label); the difference and histogram forests on
-the *test* split's residuals (the network has fitted the train split, so its residuals there
-are unrepresentatively small). The anomaly locator learns, from the held-out normal residuals
-too, what a normal residual looks like at each point. All are packed with the network and the
-preprocessing into ``models/detector``, which ``evaluate`` measures and everything else
-(``ae-anomaly score``, MLflow, HTTP) deploys.
+the held-out *normal* residuals (no anomaly label; where it standardises them, the spread at
+each point comes from every normal training curve's residuals); the difference and histogram
+forests on the *test* split's residuals (the network has fitted the train split, so its
+residuals there are unrepresentatively small). The anomaly locator learns, from the held-out
+normal residuals too, what a normal residual looks like at each point. All are packed with
+the network and the preprocessing into ``models/detector``, which ``evaluate`` measures and
+everything else (``ae-anomaly score``, MLflow, HTTP) deploys.
 """
 
 from collections.abc import Sequence
@@ -22,11 +23,18 @@ from ae_anomaly.pipeline.wiring import anomaly_locator, residual_detectors
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_stage_args(
-        __doc__, ["model", "holdout_residuals", "test_residuals", "detector"], argv
+        __doc__,
+        ["model", "holdout_residuals", "test_residuals", "normal_residuals", "detector"],
+        argv,
     )
     params = load_stage_params(args.params)
     holdout, test = load_arrays(args.holdout_residuals), load_arrays(args.test_residuals)
-    sets = {"holdout": (holdout["residual"], holdout["y"]), "test": (test["residual"], test["y"])}
+    normal = load_arrays(args.normal_residuals)
+    sets = {
+        "holdout": (holdout["residual"], holdout["y"]),
+        "test": (test["residual"], test["y"]),
+        "normal": (normal["residual"], normal["y"]),
+    }
     with background_work() as background:  # detectors fit side by side where cores allow
         fitted = fit_residual_detectors(residual_detectors(params), sets, background.submit)
         normal_holdout = holdout["residual"][holdout["y"] == NORMAL]

@@ -231,6 +231,8 @@ class AEThresholdParams(_Section):
     error: Literal["mse", "max_abs"]
     quantile: UnitFloat
     margin: PositiveFloat
+    standardize: bool
+    prior_curves: Annotated[float, Field(ge=0)]
 
 
 class _ResidualForestParams(_Section):

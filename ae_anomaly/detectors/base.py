@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from abc import ABCMeta, abstractmethod
 from collections.abc import Mapping
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -88,15 +88,20 @@ def label_anomaly_share(y: np.ndarray | None, given: float | None, name: str) ->
 
 
 def fit_if_possible(
-    name: str, detector: AnomalyDetector, x_fit: np.ndarray, y_fit: np.ndarray | None
+    name: str,
+    detector: AnomalyDetector,
+    x_fit: np.ndarray,
+    y_fit: np.ndarray | None,
+    **fit_params: Any,
 ) -> AnomalyDetector | NotFitted:
-    """``detector`` fitted, or :class:`NotFitted` (with one log line) when these labels cannot
-    fit it, e.g. a supervised detector on data without anomalies."""
+    """``detector`` fitted (``fit_params`` passed on to its ``fit``), or :class:`NotFitted`
+    (with one log line) when these labels cannot fit it, e.g. a supervised detector on data
+    without anomalies."""
     reason = detector.cannot_fit(y_fit)
     if reason is not None:
         logger.warning("%s: not fitted: %s", name, reason)
         return NotFitted(reason)
-    return detector.fit(x_fit, y_fit)
+    return detector.fit(x_fit, y_fit, **fit_params)
 
 
 def fit_and_predict(

@@ -25,8 +25,10 @@ from ae_anomaly.detectors.base import AnomalyDetector, fit_if_possible
 from ae_anomaly.features.residuals import ResidualRows
 
 #: ``holdout``: the held-out *normal* curves' residuals (no anomaly label is used);
-#: ``test``: the labelled test split's residuals (the autoencoder never trained on them).
-FitsOn = Literal["holdout", "test"]
+#: ``test``: the labelled test split's residuals (the autoencoder never trained on them);
+#: ``normal``: every normal curve of the train split (those the network trained on, whose
+#: residuals training has shrunk, and the held-out ones).
+FitsOn = Literal["holdout", "test", "normal"]
 
 
 class PackedResidualDetector(Protocol):
@@ -41,6 +43,8 @@ class ResidualDetector(AnomalyDetector):
     """Base class of the detectors on residuals (see the module docstring)."""
 
     fits_on: ClassVar[FitsOn]
+    #: A second set whose residuals ``fit`` gets as ``reference=`` (``None``: none).
+    reference_on: ClassVar[FitsOn | None] = None
 
     @classmethod
     @abstractmethod
@@ -66,22 +70,36 @@ def fit_residual_detectors(
     sets: Mapping[FitsOn, tuple[np.ndarray, np.ndarray]],
     submit: Callable[..., Future[Any]] | None = None,
 ) -> dict[str, ResidualDetector | NotFitted]:
-    """Fit each detector on the residuals and labels of the set it fits on; one these labels
-    cannot fit is :class:`~ae_anomaly.core.types.NotFitted` (with one log line).
+    """Fit each detector on the residuals and labels of the set it fits on (and the residuals
+    of its reference set, if it names one); one these labels cannot fit is
+    :class:`~ae_anomaly.core.types.NotFitted` (with one log line).
 
     With ``submit`` (``submit(label, function, *args)``, e.g. a stage's background process),
     every detector but the last is fitted through it while the last is fitted here: they are
     independent, and each gives the same result wherever it is fitted.
     """
     names = list(detectors)
+
+    def arguments(name: str) -> tuple[Any, ...]:
+        detector = detectors[name]
+        reference = None if detector.reference_on is None else sets[detector.reference_on][0]
+        return (name, detector, *sets[detector.fits_on], reference)
+
     pending: dict[str, Future[Any]] = {}
     for name in names[:-1] if submit is not None else []:
-        detector = detectors[name]
-        pending[name] = submit(name, fit_if_possible, name, detector, *sets[detector.fits_on])
-    fitted = {
-        name: fit_if_possible(name, detectors[name], *sets[detectors[name].fits_on])
-        for name in names
-        if name not in pending
-    }
+        pending[name] = submit(name, _fit, *arguments(name))
+    fitted = {name: _fit(*arguments(name)) for name in names if name not in pending}
     fitted |= {name: future.result() for name, future in pending.items()}
     return {name: fitted[name] for name in names}
+
+
+def _fit(
+    name: str,
+    detector: ResidualDetector,
+    x_fit: np.ndarray,
+    y_fit: np.ndarray,
+    reference: np.ndarray | None,
+) -> ResidualDetector | NotFitted:
+    if reference is None:
+        return fit_if_possible(name, detector, x_fit, y_fit)
+    return fit_if_possible(name, detector, x_fit, y_fit, reference=reference)

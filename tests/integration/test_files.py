@@ -159,3 +159,6 @@ def test_one_vs_rest_with_one_normal_class_of_six_runs(tmp_path: Path):
     assert summary["n_train"] + summary["n_holdout"] == 7
     metrics = json.loads((repo / "metrics/validation.json").read_text())
     assert all("roc_auc" in metrics[name] for name in MODEL_NAMES), metrics
+    # The preset's standardised error travels in the deployed detector.
+    scale = np.load(repo / "models/detector/ae_threshold.npz")
+    assert scale["scale"].shape == (64,) and (scale["scale"] > 0).all()
