@@ -11,6 +11,9 @@ The TEST files are never read.
 Scores compared, all label-free and fitted on the same normal training curves:
 
 - ``<kind>_mse`` and ``<kind>_max_abs``: the reconstruction error of each network kind;
+- ``<kind>_mse_standardized``: its mse after each point's residual is divided by the spread
+  of the normal training curves' residuals there (``ae_threshold.standardize``), fitted
+  exactly as the ``detector`` stage fits ``ae_threshold``;
 - ``conv_features_knn``: mean distance to the k nearest training curves in a space of the
   trained convolutional encoder's activations (per channel of every activation layer: max,
   mean and share of positive values, standardised on the training curves);
@@ -75,9 +78,12 @@ def encoder_activations(model: Any, curves: np.ndarray) -> np.ndarray:
     return torch.cat(features, 1).numpy()
 
 
-def train_kind(kind: str, params: Params, seed: int, train: Dataset, test: Dataset) -> Any:
+def train_kind(
+    kind: str, params: Params, seed: int, train: Dataset, test: Dataset
+) -> tuple[Any, np.ndarray]:
     """A network of ``kind`` trained on ``train``'s normal curves exactly as ``train_ae``
-    trains it (the same :func:`autoencoder_fit`), with ``seed`` as ``base.seed``."""
+    trains it (the same :func:`autoencoder_fit`), with ``seed`` as ``base.seed``, and the
+    normalised curves it held out."""
     from ae_anomaly.networks.training import train_network
     from ae_anomaly.pipeline.wiring import autoencoder_fit
 
@@ -90,7 +96,7 @@ def train_kind(kind: str, params: Params, seed: int, train: Dataset, test: Datas
     )
     fit = autoencoder_fit(params, train, test, "cpu")
     train_network(*fit.arguments(), trainer=fit.trainer)
-    return fit.model.eval()
+    return fit.model.eval(), fit.holdout_x.astype(np.float32)
 
 
 def score_seed(seed: int) -> dict[str, dict[str, float]]:
@@ -101,6 +107,7 @@ def score_seed(seed: int) -> dict[str, dict[str, float]]:
     from aeon.datasets import load_from_ts_file
     from sklearn.metrics import roc_auc_score
 
+    from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
     from ae_anomaly.networks.base import reconstruct
 
     torch.set_num_threads(1)
@@ -123,10 +130,19 @@ def score_seed(seed: int) -> dict[str, dict[str, float]]:
             scores["rockad"] = finite(rockad.predict(query[:, None].astype(np.float64)))
             scores["raw_knn"] = knn_distance(fit, query, k)
             for kind in KINDS:
-                model = train_kind(kind, params, seed, train, test)
-                residual = query - reconstruct(model, query, torch.device("cpu"), 1024)
-                scores[f"{kind}_mse"] = (residual**2).mean(1)
-                scores[f"{kind}_max_abs"] = np.abs(residual).max(1)
+                model, holdout = train_kind(kind, params, seed, train, test)
+
+                def residuals_of(x: np.ndarray, model: Any = model) -> np.ndarray:
+                    return x - reconstruct(model, x, torch.device("cpu"), 1024)
+
+                residual = residuals_of(query)
+                for error in ("mse", "max_abs"):
+                    plain = ReconstructionThresholdDetector(error=error)
+                    scores[f"{kind}_{error}"] = plain.fit(residual).decision_function(residual)
+                standardized = ReconstructionThresholdDetector(
+                    error="mse", standardize=True, prior_curves=params.ae_threshold.prior_curves
+                ).fit(residuals_of(holdout), reference=residuals_of(fit))
+                scores[f"{kind}_mse_standardized"] = standardized.decision_function(residual)
                 if kind == "conv":
                     scores["conv_features_knn"] = knn_distance(
                         encoder_activations(model, fit), encoder_activations(model, query), k
