@@ -228,7 +228,7 @@ class ResidualsParams(_Section):
 
 
 class AEThresholdParams(_Section):
-    error: Literal["mse", "max_abs"]
+    error: Literal["mse", "mae", "max_abs"]
     quantile: UnitFloat
     margin: PositiveFloat
     standardize: bool

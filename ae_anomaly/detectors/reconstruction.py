@@ -35,8 +35,9 @@ class PackedThreshold:
 
 
 class ReconstructionThresholdDetector(ResidualDetector):
-    """Score = one error per residual row (``mse`` or ``max_abs``); the cut is the ``quantile``
-    of the errors of *normal* rows seen in ``fit`` times ``margin``: no anomaly label is used.
+    """Score = one error per residual row (``mse``, ``mae`` or ``max_abs``); the cut is the
+    ``quantile`` of the errors of *normal* rows seen in ``fit`` times ``margin``: no anomaly
+    label is used.
 
     With ``standardize``, each point's residual is first divided by the spread of the normal
     residuals at that point (:mod:`ae_anomaly.features.residual_scale`). That spread is

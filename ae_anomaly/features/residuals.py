@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 
 ResidualKind = Literal["signed", "absolute", "squared"]
-ErrorKind = Literal["mse", "max_abs"]
+ErrorKind = Literal["mse", "mae", "max_abs"]
 
 
 def residuals(x: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
@@ -49,16 +49,23 @@ class ResidualRows:
         """:func:`reconstruction_errors`, from the shared folding where one serves."""
         if kind == "max_abs":
             return self.folded("absolute").max(axis=1).astype(np.float64)
+        if kind == "mae":
+            return self.folded("absolute").mean(axis=1, dtype=np.float64)
         return reconstruction_errors(self.values, kind)
 
 
 def reconstruction_errors(values: np.ndarray, kind: ErrorKind = "mse") -> np.ndarray:
-    """One error per curve: mean squared residual (the article's loss) or the largest |residual|.
+    """One error per curve: mean squared residual (the article's loss), mean |residual|, or
+    the largest |residual|.
 
-    ``max_abs`` reacts to a narrow bump that the mean dilutes over all points.
+    ``max_abs`` reacts to a narrow bump that the mean dilutes over all points; ``mae`` lets a
+    shape that differs a little along much of the curve count as much as a few points that
+    differ a lot (which ``mse`` lets dominate).
     """
     if kind == "mse":
         return np.mean(np.square(values, dtype=np.float64), axis=1)
+    if kind == "mae":
+        return np.mean(np.abs(values), axis=1, dtype=np.float64)
     if kind == "max_abs":
         return np.max(np.abs(values), axis=1).astype(np.float64)
     raise ValueError(f"unknown error kind {kind!r}")

@@ -18,6 +18,8 @@ def test_score_is_the_per_curve_error():
     np.testing.assert_allclose(mse.decision_function(residuals), [0.2 / 3, 0.01])
     peak = ReconstructionThresholdDetector(error="max_abs").fit(residuals)
     np.testing.assert_allclose(peak.decision_function(residuals), [0.4, 0.1])
+    absolute = ReconstructionThresholdDetector(error="mae").fit(residuals)
+    np.testing.assert_allclose(absolute.decision_function(residuals), [0.2, 0.1])
 
 
 def _quiet_and_noisy_normals(rows: int, seed: int = 0) -> np.ndarray:
@@ -57,12 +59,13 @@ def test_a_reference_changes_nothing_unless_it_standardises():
     assert with_reference.scale_ is None
 
 
+@pytest.mark.parametrize("error", ["mse", "mae", "max_abs"])
 @pytest.mark.parametrize("standardize", [False, True])
-def test_packed_it_scores_exactly_as_fitted(tmp_path, standardize):
+def test_packed_it_scores_exactly_as_fitted(tmp_path, standardize, error):
     from ae_anomaly.features.residuals import ResidualRows
 
     reference, held_out = _quiet_and_noisy_normals(50), _quiet_and_noisy_normals(10, seed=5)
-    detector = ReconstructionThresholdDetector(error="mse", standardize=standardize)
+    detector = ReconstructionThresholdDetector(error=error, standardize=standardize)
     detector.fit(held_out, reference=reference)
     packed = ReconstructionThresholdDetector.unpack(
         detector.pack(tmp_path, "ae_threshold"), tmp_path, "ae_threshold"

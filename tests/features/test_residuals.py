@@ -83,3 +83,13 @@ def test_learned_range_is_symmetric_for_signed_and_from_zero_for_folded_residual
     assert learned_histogram_range(values, "signed", 1.0) == pytest.approx((-0.4, 0.4))
     assert learned_histogram_range(values, "absolute", 1.0) == pytest.approx((0.0, 0.4))
     assert learned_histogram_range(np.zeros((2, 3)), "absolute", 1.0) == (0.0, 1.0)
+
+
+def test_mae_is_the_mean_absolute_residual_and_rows_share_it():
+    from ae_anomaly.features.residuals import ResidualRows
+
+    values = np.array([[0.0, 0.2, -0.4], [0.1, -0.1, 0.1]], dtype=np.float32)
+    np.testing.assert_allclose(reconstruction_errors(values, "mae"), [0.2, 0.1], rtol=1e-6)
+    np.testing.assert_array_equal(
+        ResidualRows(values).errors("mae"), reconstruction_errors(values, "mae")
+    )
