@@ -10,10 +10,13 @@ The TEST files are never read.
 
 Scores compared, all label-free and fitted on the same normal training curves:
 
-- ``<kind>_mse`` and ``<kind>_max_abs``: the reconstruction error of each network kind;
-- ``<kind>_mse_standardized``: its mse after each point's residual is divided by the spread
-  of the normal training curves' residuals there (``ae_threshold.standardize``), fitted
-  exactly as the ``detector`` stage fits ``ae_threshold``;
+- ``<kind>_<error>``: each reconstruction error (``ae_threshold.error``: ``mse``, ``mae``,
+  ``max_abs``) of each network kind;
+- ``<kind>_<error>_standardized``: the mean errors after each point's residual is divided by
+  the spread of the normal training curves' residuals there (``ae_threshold.standardize``);
+
+every one of them scored by ``ae_threshold``'s own class, fitted as the ``detector`` stage
+fits it;
 - ``conv_features_knn``: mean distance to the k nearest training curves in a space of the
   trained convolutional encoder's activations (per channel of every activation layer: max,
   mean and share of positive values, standardised on the training curves);
@@ -47,6 +50,9 @@ from tooling.sandbox import PROJECT_ROOT
 
 KINDS = ("mlp", "conv", "vae")
 REFERENCES = ("rockad", "raw_knn")
+#: ``ae_threshold``'s error and whether it standardises: every combination but a standardised
+#: ``max_abs`` (one point's extreme is what standardising is meant to temper).
+ERRORS = (("mse", False), ("mae", False), ("max_abs", False), ("mse", True), ("mae", True))
 
 
 def knn_distance(reference: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
@@ -136,13 +142,15 @@ def score_seed(seed: int) -> dict[str, dict[str, float]]:
                     return x - reconstruct(model, x, torch.device("cpu"), 1024)
 
                 residual = residuals_of(query)
-                for error in ("mse", "max_abs"):
-                    plain = ReconstructionThresholdDetector(error=error)
-                    scores[f"{kind}_{error}"] = plain.fit(residual).decision_function(residual)
-                standardized = ReconstructionThresholdDetector(
-                    error="mse", standardize=True, prior_curves=params.ae_threshold.prior_curves
-                ).fit(residuals_of(holdout), reference=residuals_of(fit))
-                scores[f"{kind}_mse_standardized"] = standardized.decision_function(residual)
+                held_out, normal_residuals = residuals_of(holdout), residuals_of(fit)
+                for error, standardize in ERRORS:
+                    detector = ReconstructionThresholdDetector(
+                        error=error,
+                        standardize=standardize,
+                        prior_curves=params.ae_threshold.prior_curves,
+                    ).fit(held_out, reference=normal_residuals)
+                    name = f"{kind}_{error}" + ("_standardized" if standardize else "")
+                    scores[name] = detector.decision_function(residual)
                 if kind == "conv":
                     scores["conv_features_knn"] = knn_distance(
                         encoder_activations(model, fit), encoder_activations(model, query), k
