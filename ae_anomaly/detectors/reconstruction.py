@@ -27,11 +27,16 @@ class PackedThreshold:
     scale: PointwiseScale | None = None
 
     def score(self, rows: ResidualRows) -> Predictions:
-        if self.scale is None:
-            errors = rows.errors(self.error)
-        else:
-            errors = reconstruction_errors(self.scale.standardize(rows.values), self.error)
+        errors = curve_errors(rows, self.error, self.scale)
         return Predictions(errors, (errors > self.threshold).astype(np.int64))
+
+
+def curve_errors(rows: ResidualRows, error: ErrorKind, scale: PointwiseScale | None) -> np.ndarray:
+    """One error per residual row, of the residuals in units of ``scale`` where there is one:
+    what the fitted detector and the packed one both score."""
+    if scale is None:
+        return rows.errors(error)
+    return reconstruction_errors(scale.standardize(rows.values), error)
 
 
 class ReconstructionThresholdDetector(ResidualDetector):
@@ -93,8 +98,7 @@ class ReconstructionThresholdDetector(ResidualDetector):
         return self._errors(validate_data(self, X, reset=False))
 
     def _errors(self, X: np.ndarray) -> np.ndarray:
-        values = X if self.scale_ is None else self.scale_.standardize(X)
-        return reconstruction_errors(values, self.error)
+        return curve_errors(ResidualRows(X), self.error, self.scale_)
 
     def pack(self, folder: Path, name: str) -> dict[str, Any]:
         check_is_fitted(self)

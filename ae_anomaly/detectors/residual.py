@@ -12,6 +12,7 @@ scikit-learn estimator, on the scoring path.
 
 from __future__ import annotations
 
+import functools
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
@@ -80,26 +81,21 @@ def fit_residual_detectors(
     """
     names = list(detectors)
 
-    def arguments(name: str) -> tuple[Any, ...]:
+    def fit_call(name: str) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         detector = detectors[name]
-        reference = None if detector.reference_on is None else sets[detector.reference_on][0]
-        return (name, detector, *sets[detector.fits_on], reference)
+        fit = fit_if_possible
+        if detector.reference_on is not None:
+            fit = functools.partial(fit_if_possible, reference=sets[detector.reference_on][0])
+        return fit, (name, detector, *sets[detector.fits_on])
 
     pending: dict[str, Future[Any]] = {}
     for name in names[:-1] if submit is not None else []:
-        pending[name] = submit(name, _fit, *arguments(name))
-    fitted = {name: _fit(*arguments(name)) for name in names if name not in pending}
+        fit, arguments = fit_call(name)
+        pending[name] = submit(name, fit, *arguments)
+    fitted = {}
+    for name in names:
+        if name not in pending:
+            fit, arguments = fit_call(name)
+            fitted[name] = fit(*arguments)
     fitted |= {name: future.result() for name, future in pending.items()}
     return {name: fitted[name] for name in names}
-
-
-def _fit(
-    name: str,
-    detector: ResidualDetector,
-    x_fit: np.ndarray,
-    y_fit: np.ndarray,
-    reference: np.ndarray | None,
-) -> ResidualDetector | NotFitted:
-    if reference is None:
-        return fit_if_possible(name, detector, x_fit, y_fit)
-    return fit_if_possible(name, detector, x_fit, y_fit, reference=reference)
