@@ -44,8 +44,9 @@ from ae_anomaly.core.params import Params, load_preset
 from ae_anomaly.core.types import Dataset
 from ae_anomaly.data.split import train_test_split_dataset
 from ae_anomaly.features.preprocessing import normalize_curves
+from ae_anomaly.features.residuals import residuals
 from ae_anomaly.report.tables import markdown_table
-from bench.real import PRESET, finite, log, ucr_datasets
+from bench.real import PRESET, ROCKAD, finite, log, peer_detectors, ucr_datasets
 from tooling.sandbox import PROJECT_ROOT
 
 KINDS = ("mlp", "conv", "vae")
@@ -109,7 +110,6 @@ def score_seed(seed: int) -> dict[str, dict[str, float]]:
     """ROC-AUC of every score on every configuration's design split, for one seed."""
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
-    from aeon.anomaly_detection.collection import ROCKAD
     from aeon.datasets import load_from_ts_file
     from sklearn.metrics import roc_auc_score
 
@@ -128,18 +128,18 @@ def score_seed(seed: int) -> dict[str, dict[str, float]]:
             train, test = train_test_split_dataset(
                 Dataset(curves, anomalous), split.test_size, split.shuffle, split.stratify, seed
             )
-            fit = normalize_curves(train.x[train.y == 0], normalize).astype(np.float32)
+            fit = normalize_curves(train.normal, normalize).astype(np.float32)
             query = normalize_curves(test.x, normalize).astype(np.float32)
             k = max(1, min(5, len(fit) - 1))
             scores: dict[str, np.ndarray] = {}
-            rockad = ROCKAD(n_neighbors=k, random_state=seed).fit(fit[:, None].astype(np.float64))
+            rockad = peer_detectors(seed, len(fit))[ROCKAD]().fit(fit[:, None].astype(np.float64))
             scores["rockad"] = finite(rockad.predict(query[:, None].astype(np.float64)))
             scores["raw_knn"] = knn_distance(fit, query, k)
             for kind in KINDS:
                 model, holdout = train_kind(kind, params, seed, train, test)
 
                 def residuals_of(x: np.ndarray, model: Any = model) -> np.ndarray:
-                    return x - reconstruct(model, x, torch.device("cpu"), 1024)
+                    return residuals(x, reconstruct(model, x, torch.device("cpu"), 1024))
 
                 residual = residuals_of(query)
                 held_out, normal_residuals = residuals_of(holdout), residuals_of(fit)
