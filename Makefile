@@ -53,10 +53,10 @@ $(BENCH_INSTALLED): pyproject.toml $(VENV)/.installed
 bench-quality: $(BENCH_INSTALLED)  ## seeds 1..5: article preset vs our defaults vs PyOD (~25 min)
 	$(BIN)/python -m bench.quality --out bench/results
 
-bench-real: $(BENCH_INSTALLED)  ## the UCR sets aeon ships, one-vs-rest: every model vs ROCKAD and PyOD, 3 seeds (~30 min)
+bench-real: $(BENCH_INSTALLED)  ## the UCR sets aeon ships, one-vs-rest: every model vs ROCKAD and PyOD, 3 seeds (~25 min)
 	$(BIN)/python -m bench.real --out bench/results
 
-bench-real-scores: $(BENCH_INSTALLED)  ## label-free scores of every network kind vs ROCKAD on design splits only, 3 seeds (~13 min)
+bench-real-scores: $(BENCH_INSTALLED)  ## label-free scores of every network kind vs ROCKAD on design splits only, 3 seeds (~15 min)
 	$(BIN)/python -m bench.real_scores --out bench/results
 
 bench-score: install  ## scoring throughput: CLI vs bare network, HTTP latency, Spark local[2], memory (~6 min)

@@ -22,7 +22,11 @@ fits it;
   mean and share of positive values, standardised on the training curves);
 - ``raw_knn``: the same kNN on the z-normalised curves themselves (no network: the floor a
   network-based score must clear to be worth it);
-- ``rockad``: aeon's ROCKAD at its defaults, ``n_neighbors`` capped as in ``bench.real``.
+- ``rockad``: aeon's ROCKAD at its defaults, ``n_neighbors`` capped as in ``bench.real``;
+- ``<kind>_<error>_standardized_<n>_epochs``: the preset's own kind and error with the network
+  trained for ``n`` epochs instead of the preset's ``train_ae.epochs`` (:data:`EPOCHS`): real
+  pools hold 3 to 32 normal curves, and how long to fit so few is the other choice the preset
+  makes on this data.
 
 It runs in-process (no DVC, no MLflow), so it measures scores, not the house.
 """
@@ -54,6 +58,8 @@ REFERENCES = ("rockad", "raw_knn")
 #: ``ae_threshold``'s error and whether it standardises: every combination but a standardised
 #: ``max_abs`` (one point's extreme is what standardising is meant to temper).
 ERRORS = (("mse", False), ("mae", False), ("max_abs", False), ("mse", True), ("mae", True))
+#: Training lengths tried for the preset's kind and error, beside the preset's own.
+EPOCHS = (25, 50, 100, 200, 500)
 
 
 def knn_distance(reference: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
@@ -86,18 +92,19 @@ def encoder_activations(model: Any, curves: np.ndarray) -> np.ndarray:
 
 
 def train_kind(
-    kind: str, params: Params, seed: int, train: Dataset, test: Dataset
+    kind: str, params: Params, seed: int, train: Dataset, test: Dataset, epochs: int | None = None
 ) -> tuple[Any, np.ndarray]:
     """A network of ``kind`` trained on ``train``'s normal curves exactly as ``train_ae``
-    trains it (the same :func:`autoencoder_fit`), with ``seed`` as ``base.seed``, and the
-    normalised curves it held out."""
+    trains it (the same :func:`autoencoder_fit`), with ``seed`` as ``base.seed`` (and
+    ``epochs``, where given, as ``train_ae.epochs``), and the normalised curves it held out."""
     from ae_anomaly.networks.training import train_network
     from ae_anomaly.pipeline.wiring import autoencoder_fit
 
     network = params.train_ae.network.model_copy(update={"kind": kind})
+    epochs = params.train_ae.epochs if epochs is None else epochs
     params = params.model_copy(
         update={
-            "train_ae": params.train_ae.model_copy(update={"network": network}),
+            "train_ae": params.train_ae.model_copy(update={"network": network, "epochs": epochs}),
             "base": params.base.model_copy(update={"seed": seed}),
         }
     )
@@ -106,15 +113,41 @@ def train_kind(
     return fit.model.eval(), fit.holdout_x.astype(np.float32)
 
 
+def score_name(kind: str, error: str, standardize: bool) -> str:
+    return f"{kind}_{error}" + ("_standardized" if standardize else "")
+
+
+def threshold_scores(
+    model: Any,
+    error: str,
+    standardize: bool,
+    params: Params,
+    holdout: np.ndarray,
+    normal: np.ndarray,
+    query: np.ndarray,
+) -> np.ndarray:
+    """``query``'s scores by ``ae_threshold`` with this error, fitted as the ``detector`` stage
+    fits it: the cut on the ``holdout`` curves' residuals, the spread on the ``normal`` ones'."""
+    import torch
+
+    from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
+    from ae_anomaly.networks.base import reconstruct
+
+    def residuals_of(x: np.ndarray) -> np.ndarray:
+        return residuals(x, reconstruct(model, x, torch.device("cpu"), 1024))
+
+    detector = ReconstructionThresholdDetector(
+        error=error, standardize=standardize, prior_curves=params.ae_threshold.prior_curves
+    ).fit(residuals_of(holdout), reference=residuals_of(normal))
+    return detector.decision_function(residuals_of(query))
+
+
 def score_seed(seed: int) -> dict[str, dict[str, float]]:
     """ROC-AUC of every score on every configuration's design split, for one seed."""
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
     from aeon.datasets import load_from_ts_file
     from sklearn.metrics import roc_auc_score
-
-    from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
-    from ae_anomaly.networks.base import reconstruct
 
     torch.set_num_threads(1)
     _, params = load_preset(PRESET, PROJECT_ROOT / "params.yaml")
@@ -137,23 +170,22 @@ def score_seed(seed: int) -> dict[str, dict[str, float]]:
             scores["raw_knn"] = knn_distance(fit, query, k)
             for kind in KINDS:
                 model, holdout = train_kind(kind, params, seed, train, test)
-
-                def residuals_of(x: np.ndarray, model: Any = model) -> np.ndarray:
-                    return residuals(x, reconstruct(model, x, torch.device("cpu"), 1024))
-
-                residual = residuals_of(query)
-                held_out, normal_residuals = residuals_of(holdout), residuals_of(fit)
                 for error, standardize in ERRORS:
-                    detector = ReconstructionThresholdDetector(
-                        error=error,
-                        standardize=standardize,
-                        prior_curves=params.ae_threshold.prior_curves,
-                    ).fit(held_out, reference=normal_residuals)
-                    name = f"{kind}_{error}" + ("_standardized" if standardize else "")
-                    scores[name] = detector.decision_function(residual)
+                    name = score_name(kind, error, standardize)
+                    scores[name] = threshold_scores(
+                        model, error, standardize, params, holdout, fit, query
+                    )
                 if kind == "conv":
                     scores["conv_features_knn"] = knn_distance(
                         encoder_activations(model, fit), encoder_activations(model, query), k
+                    )
+            kind, preset = params.train_ae.network.kind, params.ae_threshold
+            for epochs in EPOCHS:
+                if epochs != params.train_ae.epochs:
+                    model, holdout = train_kind(kind, params, seed, train, test, epochs)
+                    name = score_name(kind, preset.error, preset.standardize)
+                    scores[f"{name}_{epochs}_epochs"] = threshold_scores(
+                        model, preset.error, preset.standardize, params, holdout, fit, query
                     )
             key = f"{data_set.name}/{normal}"
             rows[key] = {name: float(roc_auc_score(test.y, s)) for name, s in scores.items()}
