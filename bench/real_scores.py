@@ -113,21 +113,22 @@ def train_kind(
     return fit.model.eval(), fit.holdout_x.astype(np.float32)
 
 
-def score_name(kind: str, error: str, standardize: bool) -> str:
-    return f"{kind}_{error}" + ("_standardized" if standardize else "")
+def score_name(error: str, standardize: bool) -> str:
+    return error + ("_standardized" if standardize else "")
 
 
 def threshold_scores(
     model: Any,
-    error: str,
-    standardize: bool,
+    errors: tuple[tuple[str, bool], ...],
     params: Params,
     holdout: np.ndarray,
     normal: np.ndarray,
     query: np.ndarray,
-) -> np.ndarray:
-    """``query``'s scores by ``ae_threshold`` with this error, fitted as the ``detector`` stage
-    fits it: the cut on the ``holdout`` curves' residuals, the spread on the ``normal`` ones'."""
+) -> dict[str, np.ndarray]:
+    """``query``'s scores by ``ae_threshold`` with each (error, standardize) of ``errors``,
+    keyed by :func:`score_name` without the kind, each fitted as the ``detector`` stage fits
+    it: the cut on the ``holdout`` curves' residuals, the spread on the ``normal`` ones'. Each
+    set of curves goes through the network once."""
     import torch
 
     from ae_anomaly.detectors.reconstruction import ReconstructionThresholdDetector
@@ -136,10 +137,14 @@ def threshold_scores(
     def residuals_of(x: np.ndarray) -> np.ndarray:
         return residuals(x, reconstruct(model, x, torch.device("cpu"), 1024))
 
-    detector = ReconstructionThresholdDetector(
-        error=error, standardize=standardize, prior_curves=params.ae_threshold.prior_curves
-    ).fit(residuals_of(holdout), reference=residuals_of(normal))
-    return detector.decision_function(residuals_of(query))
+    held_out, reference, residual = residuals_of(holdout), residuals_of(normal), residuals_of(query)
+    scores = {}
+    for error, standardize in errors:
+        detector = ReconstructionThresholdDetector(
+            error=error, standardize=standardize, prior_curves=params.ae_threshold.prior_curves
+        ).fit(held_out, reference=reference)
+        scores[score_name(error, standardize)] = detector.decision_function(residual)
+    return scores
 
 
 def score_seed(seed: int) -> dict[str, dict[str, float]]:
@@ -170,23 +175,25 @@ def score_seed(seed: int) -> dict[str, dict[str, float]]:
             scores["raw_knn"] = knn_distance(fit, query, k)
             for kind in KINDS:
                 model, holdout = train_kind(kind, params, seed, train, test)
-                for error, standardize in ERRORS:
-                    name = score_name(kind, error, standardize)
-                    scores[name] = threshold_scores(
-                        model, error, standardize, params, holdout, fit, query
-                    )
+                scores |= {
+                    f"{kind}_{name}": values
+                    for name, values in threshold_scores(
+                        model, ERRORS, params, holdout, fit, query
+                    ).items()
+                }
                 if kind == "conv":
                     scores["conv_features_knn"] = knn_distance(
                         encoder_activations(model, fit), encoder_activations(model, query), k
                     )
             kind, preset = params.train_ae.network.kind, params.ae_threshold
+            chosen = ((preset.error, preset.standardize),)
             for epochs in EPOCHS:
                 if epochs != params.train_ae.epochs:
                     model, holdout = train_kind(kind, params, seed, train, test, epochs)
-                    name = score_name(kind, preset.error, preset.standardize)
-                    scores[f"{name}_{epochs}_epochs"] = threshold_scores(
-                        model, preset.error, preset.standardize, params, holdout, fit, query
-                    )
+                    ((name, values),) = threshold_scores(
+                        model, chosen, params, holdout, fit, query
+                    ).items()
+                    scores[f"{kind}_{name}_{epochs}_epochs"] = values
             key = f"{data_set.name}/{normal}"
             rows[key] = {name: float(roc_auc_score(test.y, s)) for name, s in scores.items()}
             log(f"seed {seed} {key}: {len(fit)} normal training curves")

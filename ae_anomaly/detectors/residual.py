@@ -80,22 +80,17 @@ def fit_residual_detectors(
     independent, and each gives the same result wherever it is fitted.
     """
     names = list(detectors)
-
-    def fit_call(name: str) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    pending: dict[str, Future[Any]] = {}
+    fitted: dict[str, ResidualDetector | NotFitted] = {}
+    for index, name in enumerate(names):
         detector = detectors[name]
-        fit = fit_if_possible
+        fit: Callable[..., Any] = fit_if_possible
         if detector.reference_on is not None:
             fit = functools.partial(fit_if_possible, reference=sets[detector.reference_on][0])
-        return fit, (name, detector, *sets[detector.fits_on])
-
-    pending: dict[str, Future[Any]] = {}
-    for name in names[:-1] if submit is not None else []:
-        fit, arguments = fit_call(name)
-        pending[name] = submit(name, fit, *arguments)
-    fitted = {}
-    for name in names:
-        if name not in pending:
-            fit, arguments = fit_call(name)
+        arguments = (name, detector, *sets[detector.fits_on])
+        if submit is not None and index < len(names) - 1:
+            pending[name] = submit(name, fit, *arguments)
+        else:
             fitted[name] = fit(*arguments)
     fitted |= {name: future.result() for name, future in pending.items()}
     return {name: fitted[name] for name in names}
