@@ -137,8 +137,16 @@ def _release_interrupted_call(interrupt: KeyboardInterrupt) -> None:
     KILLED would wait out MLflow's 20 s busy timeout and fail. Clearing those frames' locals
     and collecting them closes the connection, which rolls the write back. Only the locals go:
     the traceback still names every frame, and the stage reports an interrupt in one line.
+    An interrupt that lands while SQLAlchemy handles another exception (a rollback after a
+    failed write) chains it as ``__context__``, whose frames can hold the connection too: the
+    whole chain is cleared.
     """
-    traceback.clear_frames(interrupt.__traceback__)
+    seen: set[int] = set()
+    error: BaseException | None = interrupt
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        traceback.clear_frames(error.__traceback__)
+        error = error.__cause__ or error.__context__
     gc.collect()
 
 

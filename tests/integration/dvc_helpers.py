@@ -54,6 +54,7 @@ class Watched:
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         self.lines: list[str] = []
+        self.exited: float | None = None
         self._new_line = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -96,6 +97,11 @@ class Watched:
         return time.monotonic()
 
     def wait(self, timeout_s: float = 120) -> int:
+        """The exit status; ``exited`` records when the command ended (monotonic seconds),
+        before its output is drained (a process it left behind may hold the pipe open)."""
         code = self.process.wait(timeout_s)
+        self.exited = time.monotonic()
         self._reader.join(10)
+        if self._reader.is_alive():
+            self.lines.append("[the output stayed open 10 s after the command ended]\n")
         return code

@@ -128,15 +128,30 @@ def test_ctrl_c_ends_the_run_killed(store: Path):
     assert [run.info.status for run in runs] == ["KILLED"]
 
 
-def test_ctrl_c_inside_a_store_write_still_ends_the_run_killed_at_once(store: Path):
+@pytest.mark.parametrize("while_handling", [False, True], ids=["in-a-write", "in-a-rollback"])
+def test_ctrl_c_inside_a_store_write_still_ends_the_run_killed_at_once(
+    store: Path, while_handling: bool
+):
     """Ctrl-C can land while a write holds SQLite's lock; the frames it interrupted keep
-    that connection open, and marking the run would wait out MLflow's 20 s busy timeout."""
+    that connection open, and marking the run would wait out MLflow's 20 s busy timeout.
+    Landing in an ``except`` block (a rollback after a failed write), it chains the error
+    being handled, whose frames hold the connection."""
     database = tracking_uri(store).removeprefix("sqlite:///")
 
-    def interrupted_write() -> None:
+    def failed_write() -> None:
         connection = sqlite3.connect(database)  # held by this frame only
         connection.execute("BEGIN IMMEDIATE")  # the write lock, as a write in flight holds it
-        raise KeyboardInterrupt
+        raise sqlite3.OperationalError("a write that failed")
+
+    def interrupted_write() -> None:
+        if not while_handling:
+            connection = sqlite3.connect(database)  # held by this frame only
+            connection.execute("BEGIN IMMEDIATE")
+            raise KeyboardInterrupt
+        try:
+            failed_write()
+        except sqlite3.OperationalError:
+            raise KeyboardInterrupt from None
 
     with pytest.raises(KeyboardInterrupt), pipeline_run(_record(store), "unit", store):
         started = time.monotonic()
